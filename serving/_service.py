@@ -1,0 +1,81 @@
+"""``streamtune serve``: build the clients and the model, then run the serving loop."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from types import FrameType
+
+import torch
+
+from learners import build_initial, default_model_path, select_device
+from schemas import Settings
+from serving._consumer import ServingConsumer
+from serving._predictor import Predictor
+from serving._records import RecordStore
+from streams._clients import ensure_topics, make_consumer, make_producer, make_redis
+
+log = logging.getLogger(__name__)
+
+
+def initial_predictor(settings: Settings) -> Predictor:
+    """Version 0: the pretrained encoder with a zero-shot head over the configured labels."""
+    path = settings.model_path or default_model_path()
+    model, tokenizer = build_initial(
+        path, settings.labels, settings.label_descriptions, max_len=settings.max_seq_len
+    )
+    return Predictor(
+        model,
+        tokenizer,
+        version=0,
+        device=select_device(settings.device),
+        max_len=settings.max_seq_len,
+    )
+
+
+def configure_torch(settings: Settings) -> None:
+    """Thread count and determinism knobs for inference."""
+    if settings.torch_threads:
+        torch.set_num_threads(settings.torch_threads)
+    torch.manual_seed(settings.seed)
+
+
+def run_serving(settings: Settings, stop: threading.Event | None = None) -> ServingConsumer:
+    """Run a serving consumer until SIGTERM/SIGINT (or ``stop``); returns it for inspection."""
+    stop = stop or threading.Event()
+    configure_torch(settings)
+    t0 = time.perf_counter()
+    predictor = initial_predictor(settings)
+    ensure_topics(settings)
+    consumer = make_consumer(settings, [settings.topics.texts], settings.serving_group)
+    producer = make_producer(settings)
+    store = RecordStore(make_redis(settings), settings.redis_prefix, settings.prediction_ttl_s)
+    serving = ServingConsumer(
+        settings, predictor, consumer=consumer, producer=producer, store=store
+    )
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %s: finishing the batch in hand, then stopping", signum)
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGINT, _on_signal)
+    log.info(
+        "serving %s v%d labels=%s on %s (ready in %.1fs)",
+        settings.model_name,
+        predictor.version,
+        ",".join(predictor.label_names),
+        settings.bootstrap_servers,
+        time.perf_counter() - t0,
+    )
+    try:
+        serving.run(stop)
+    finally:
+        consumer.close(autocommit=False)
+        producer.flush()
+        producer.close()
+        store.client.close()
+    return serving
