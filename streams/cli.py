@@ -49,6 +49,8 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
             stack.add(f"serve-{i}", ["serve"])
         out = Console()
         out.print(f"[bold green]streamtune is up[/] (logs in {stack.log_dir})")
+        for child in stack.children:
+            out.print(f"{child.name} pid {child.proc.pid if child.proc else '-'}")
         out.print(f"export STREAMTUNE_BOOTSTRAP_SERVERS={eff.bootstrap_servers}", soft_wrap=True)
         if stack.redis is not None:
             out.print(f"export STREAMTUNE_REDIS_URL={stack.redis.url}", soft_wrap=True)
