@@ -4,19 +4,29 @@ from serving._batcher import Decoded, RawRecord, build_outputs, split_batch
 from serving._consumer import PublishError, ServingConsumer, ServingStats
 from serving._predictor import BatchOutput, Predictor
 from serving._records import PredictionRecord, RecordStore
+from serving._registry import HistoryEntry, Registry, RegistryError, VersionInfo
 from serving._service import initial_predictor, run_serving
+from serving._swap import ModelSwapper, SwapStats, SwapWatcher, checkpoint_dir
 
 __all__ = [
     "BatchOutput",
     "Decoded",
+    "HistoryEntry",
+    "ModelSwapper",
     "PredictionRecord",
     "Predictor",
     "PublishError",
     "RawRecord",
     "RecordStore",
+    "Registry",
+    "RegistryError",
     "ServingConsumer",
     "ServingStats",
+    "SwapStats",
+    "SwapWatcher",
+    "VersionInfo",
     "build_outputs",
+    "checkpoint_dir",
     "initial_predictor",
     "run_serving",
     "split_batch",

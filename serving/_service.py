@@ -15,7 +15,10 @@ from schemas import Settings
 from serving._consumer import ServingConsumer
 from serving._predictor import Predictor
 from serving._records import RecordStore
+from serving._registry import Registry
+from serving._swap import ModelSwapper, SwapWatcher, refusal_reporter
 from streams._clients import ensure_topics, make_consumer, make_producer, make_redis
+from streams._tail import open_tail
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,27 @@ def run_serving(settings: Settings, stop: threading.Event | None = None) -> Serv
     serving = ServingConsumer(
         settings, predictor, consumer=consumer, producer=producer, store=store
     )
+    registry = Registry(store.client, settings.redis_prefix)
+
+    def send(topic: str, value: bytes) -> object:
+        return producer.send(topic, value=value)
+
+    swapper = ModelSwapper(predictor, on_refused=refusal_reporter(settings, send))
+
+    def install(new: Predictor) -> None:
+        serving.predictor = new  # read once per batch: this assignment is the swap
+
+    watcher = SwapWatcher(
+        settings,
+        swapper,
+        registry,
+        open_tail(settings, settings.topics.model_updates, from_beginning=False),
+        current=lambda: serving.predictor,
+        install=install,
+    )
+    # Serving started later picks up the current pointer before its first batch.
+    watcher.check_registry()
+    watcher.start(stop)
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %s: finishing the batch in hand, then stopping", signum)
@@ -66,14 +90,18 @@ def run_serving(settings: Settings, stop: threading.Event | None = None) -> Serv
     log.info(
         "serving %s v%d labels=%s on %s (ready in %.1fs)",
         settings.model_name,
-        predictor.version,
-        ",".join(predictor.label_names),
+        serving.predictor.version,
+        ",".join(serving.predictor.label_names),
         settings.bootstrap_servers,
         time.perf_counter() - t0,
     )
     try:
         serving.run(stop)
     finally:
+        stop.set()
+        if watcher.thread is not None:
+            watcher.thread.join(5)
+        watcher.consumer.close()
         consumer.close(autocommit=False)
         producer.flush()
         producer.close()

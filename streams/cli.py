@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
@@ -20,7 +21,7 @@ from streams._logging import setup_logging
 log = logging.getLogger("streamtune")
 
 #: Every subcommand, so deployment files can be checked against the real CLI.
-SUBCOMMANDS = ("up", "demo", "serve", "worker", "produce", "tail")
+SUBCOMMANDS = ("up", "demo", "serve", "worker", "produce", "tail", "models")
 
 #: Files above this many lines get a progress bar.
 PROGRESS_MIN_LINES = 1000
@@ -141,6 +142,62 @@ def cmd_tail(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models(settings: Settings, args: argparse.Namespace) -> int:
+    """List registered versions and history, or roll back to an earlier version."""
+    from rich.table import Table
+
+    from serving import Registry, RegistryError
+    from streams._clients import make_producer, make_redis
+
+    client = make_redis(settings)
+    registry = Registry(client, settings.redis_prefix)
+    model = settings.model_name
+    try:
+        if args.action == "rollback":
+            try:
+                update = registry.rollback(model, args.version)
+            except RegistryError as exc:
+                print(f"streamtune: {exc}", file=sys.stderr)
+                return 2
+            producer = make_producer(settings)
+            producer.send(
+                settings.topics.model_updates, key=model.encode(), value=update.to_bytes()
+            ).get(timeout=30)
+            producer.close()
+            print(f"rolled back {model} to v{update.version} (was v{update.parent_version})")
+            return 0
+        if args.json:
+            data = {
+                "current": registry.current_version(model),
+                "versions": [v.model_dump() for v in registry.versions(model)],
+                "history": [h.model_dump() for h in registry.history(model)],
+            }
+            print(json.dumps(data, indent=2))
+            return 0
+        current = registry.current_version(model)
+        table = Table("", "version", "status", "reason", "parent", "examples", "metrics", "uri")
+        for v in registry.versions(model):
+            metrics = ", ".join(f"{k}={val:.3g}" for k, val in sorted(v.metrics.items())[:4])
+            table.add_row(
+                "*" if v.version == current else "",
+                str(v.version),
+                v.status,
+                v.reason,
+                "-" if v.parent_version is None else str(v.parent_version),
+                str(v.examples_seen),
+                metrics,
+                v.uri,
+            )
+        Console().print(table)
+        history = Table("time (ms)", "event", "version", "previous", "reason")
+        for h in registry.history(model):
+            history.add_row(str(h.at_ms), h.event, str(h.version), str(h.previous), h.reason)
+        Console().print(history)
+        return 0
+    finally:
+        client.close()
+
+
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     """Start the embedded stack, stream a sample file, print predictions."""
     from streams._demo import run_demo
@@ -181,6 +238,14 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--max", type=int, default=None, help="stop after N events")
     tail.add_argument("--timeout", type=float, default=None, help="stop after S idle seconds")
     tail.set_defaults(func=cmd_tail)
+
+    models = sub.add_parser("models", help="list model versions, or roll back")
+    models_sub = models.add_subparsers(dest="action", required=True)
+    listing = models_sub.add_parser("list", help="versions, the current pointer, and history")
+    listing.add_argument("--json", action="store_true")
+    rollback = models_sub.add_parser("rollback", help="serve an earlier published version")
+    rollback.add_argument("version", type=int)
+    models.set_defaults(func=cmd_models)
     return parser
 
 

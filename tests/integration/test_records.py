@@ -16,7 +16,9 @@ def test_put_get_many_and_ttl(settings: Settings) -> None:
     store = RecordStore(make_redis(settings), settings.redis_prefix, ttl_s=120)
     emb = np.linspace(-1, 1, 384, dtype=np.float32)
     recs = [
-        PredictionRecord(f"e{i}", "default", 3, f"text {i} ü", "sport", {"sport": 0.7, "x": 0.3}, emb, 99)
+        PredictionRecord(
+            f"e{i}", "default", 3, f"text {i} ü", "sport", {"sport": 0.7, "x": 0.3}, emb, 99
+        )
         for i in range(5)
     ]
     store.put_many(recs)

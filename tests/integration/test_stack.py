@@ -27,9 +27,7 @@ def _lines(stream: IO[str], out: queue.Queue[str]) -> None:
         out.put(line)
 
 
-def _wait_line(
-    q: queue.Queue[str], seen: list[str], pattern: str, timeout: float
-) -> re.Match[str]:
+def _wait_line(q: queue.Queue[str], seen: list[str], pattern: str, timeout: float) -> re.Match[str]:
     deadline = time.monotonic() + timeout
     while True:
         for line in seen:

@@ -29,7 +29,14 @@ def _records(settings: Settings, ids: list[str]) -> None:
         emb = rng.standard_normal(384).astype(np.float32)
         recs.append(
             PredictionRecord(
-                event_id, "default", 0, f"text {i}", "sport", {"sport": 1.0}, emb / np.linalg.norm(emb), 0
+                event_id,
+                "default",
+                0,
+                f"text {i}",
+                "sport",
+                {"sport": 1.0},
+                emb / np.linalg.norm(emb),
+                0,
             )
         )
     store.put_many(recs)
@@ -90,8 +97,12 @@ def test_feedback_trains_deduplicated_examples(settings: Settings, start_proc: A
     print(f"worker start to first checkpoint: {elapsed:.1f} s")
 
 
-def test_sigkill_mid_batch_then_restart(settings: Settings, start_proc: Any, tmp_path: Path) -> None:
-    s = settings.with_overrides(checkpoint_every_examples=4, worker_max_batch=2, worker_max_wait_ms=100)
+def test_sigkill_mid_batch_then_restart(
+    settings: Settings, start_proc: Any, tmp_path: Path
+) -> None:
+    s = settings.with_overrides(
+        checkpoint_every_examples=4, worker_max_batch=2, worker_max_wait_ms=100
+    )
     first = [f"a{i}" for i in range(12)]
     second = [f"b{i}" for i in range(6)]
     _records(s, first + second)

@@ -24,13 +24,21 @@ def _text(obj: object, key: bytes | None = b"e1", limit: int = 1024) -> TextEven
         (b'{"schema_version": NaN}', b"e1", "malformed_json"),
         (b'"a string"', b"e1", "not_an_object"),
         (b'{"schema_version": 2, "event_id": "e1", "text": "x"}', b"e1", "unknown_schema_version"),
-        (b'{"schema_version": true, "event_id": "e1", "text": "x"}', b"e1", "unknown_schema_version"),
+        (
+            b'{"schema_version": true, "event_id": "e1", "text": "x"}',
+            b"e1",
+            "unknown_schema_version",
+        ),
         (b'{"event_id": "e1", "text": "x"}', b"e1", "unknown_schema_version"),
         (b'{"schema_version": 1, "event_id": "e1", "text": 5}', b"e1", "invalid_fields"),
         (b'{"schema_version": 1, "event_id": "e1", "text": ""}', b"e1", "invalid_fields"),
         (b'{"schema_version": 1, "event_id": "", "text": "x"}', b"", "invalid_fields"),
         (b'{"schema_version": 1, "event_id": "e1", "text": "x", "z": 1}', b"e1", "invalid_fields"),
-        (b'{"schema_version": 1, "event_id": "e1", "text": "' + b"y" * 65 + b'"}', b"e1", "text_too_large"),
+        (
+            b'{"schema_version": 1, "event_id": "e1", "text": "' + b"y" * 65 + b'"}',
+            b"e1",
+            "text_too_large",
+        ),
         (b'{"schema_version": 1, "event_id": "e1", "text": "x"}', None, "missing_key"),
         (b'{"schema_version": 1, "event_id": "e1", "text": "x"}', b"e2", "key_mismatch"),
         (b'{"schema_version": 1, "event_id": "e1", "text": "x"}', b"\xff", "key_mismatch"),
@@ -45,7 +53,13 @@ def test_every_bad_record_gets_its_reason(raw: bytes | None, key: bytes | None, 
 
 def test_valid_text_with_optional_fields() -> None:
     event = _text(
-        {"schema_version": 1, "event_id": "e1", "text": "héllo", "timestamp": 5, "metadata": {"a": 1}}
+        {
+            "schema_version": 1,
+            "event_id": "e1",
+            "text": "héllo",
+            "timestamp": 5,
+            "metadata": {"a": 1},
+        }
     )
     assert isinstance(event, TextEvent)
     assert event.model == "default"

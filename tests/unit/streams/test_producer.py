@@ -41,7 +41,9 @@ def test_parse_fills_schema_version_and_validates() -> None:
     with pytest.raises(InvalidEvent, match="malformed JSON"):
         parse_event("texts", "{", s)
     with pytest.raises(InvalidEvent, match="limit"):
-        parse_event("texts", '{"event_id":"a","text":"' + "x" * 40 + '"}', Settings(max_text_bytes=8))
+        parse_event(
+            "texts", '{"event_id":"a","text":"' + "x" * 40 + '"}', Settings(max_text_bytes=8)
+        )
     with pytest.raises(InvalidEvent):
         parse_event("texts", '{"event_id":"a","text":"t","schema_version":2}', s)
 
@@ -49,8 +51,13 @@ def test_parse_fills_schema_version_and_validates() -> None:
 def test_produce_lines_reports_rejects_and_sends_the_rest() -> None:
     s = Settings()
     fake: Any = _RecordingProducer()
-    lines = ['{"event_id":"a","text":"one"}', "not json", "", '{"event_id":"b","text":""}',
-             '{"event_id":"c","text":"three"}']
+    lines = [
+        '{"event_id":"a","text":"one"}',
+        "not json",
+        "",
+        '{"event_id":"b","text":""}',
+        '{"event_id":"c","text":"three"}',
+    ]
     report = EventProducer(s, fake).produce_lines("texts", lines)
     assert [k for _, k, _ in fake.sent] == [b"a", b"c"]
     assert all(t == s.topics.texts for t, _, _ in fake.sent)
