@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import re
@@ -35,10 +36,8 @@ def _wait_line(q: queue.Queue[str], seen: list[str], pattern: str, timeout: floa
                 return m
         if time.monotonic() >= deadline:
             raise AssertionError(f"no line matching {pattern!r} within {timeout}s: {seen}")
-        try:
+        with contextlib.suppress(queue.Empty):
             seen.append(q.get(timeout=max(0.01, deadline - time.monotonic())))
-        except queue.Empty:
-            pass
 
 
 def _alive(pid: int) -> bool:

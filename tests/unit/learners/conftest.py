@@ -60,8 +60,13 @@ def make_learner(base: tuple[TextClassifier, PreTrainedTokenizerBase]) -> Factor
 
     def make(scope: Scope = "head", **config: object) -> IncrementalLearner:
         settings: dict[str, object] = {
-            "scope": scope, "top_k": 1, "lr": 1e-3, "replay_size": 16,
-            "max_user_share": 1.0, "max_seq_len": 32, "seed": 0,
+            "scope": scope,
+            "top_k": 1,
+            "lr": 1e-3,
+            "replay_size": 16,
+            "max_user_share": 1.0,
+            "max_seq_len": 32,
+            "seed": 0,
         }
         settings.update(config)
         return IncrementalLearner(copy.deepcopy(model), tok, LearnerConfig.model_validate(settings))

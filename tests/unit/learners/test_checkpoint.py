@@ -43,16 +43,30 @@ def trained(make_learner: Factory, examples: list[Example]) -> IncrementalLearne
     return learner
 
 
-def save(learner: IncrementalLearner, root: Path, version: int, **kw: object) -> Path:
-    save_checkpoint(root, learner.model, version=version, parent=version - 1,
-                    examples_seen=learner.examples_seen, **kw)  # type: ignore[arg-type]
+def save(
+    learner: IncrementalLearner, root: Path, version: int, *, full_state: bool = False
+) -> Path:
+    save_checkpoint(
+        root,
+        learner.model,
+        version=version,
+        parent=version - 1,
+        examples_seen=learner.examples_seen,
+        full_state=full_state,
+    )
     return checkpoint_path(root, "default", version)
 
 
 def test_layout_and_manifest(trained: IncrementalLearner, tmp_path: Path) -> None:
     manifest = save_checkpoint(
-        tmp_path, trained.model, version=3, parent=2, examples_seen=4,
-        offsets={"streamtune.feedback:0": 17}, metrics={"loss": 0.25}, created_ms=1234,
+        tmp_path,
+        trained.model,
+        version=3,
+        parent=2,
+        examples_seen=4,
+        offsets={"streamtune.feedback:0": 17},
+        metrics={"loss": 0.25},
+        created_ms=1234,
     )
     path = tmp_path / "default" / "v3"
     assert sorted(os.listdir(path)) == ["config.json", "manifest.json", "model.safetensors"]
@@ -170,8 +184,11 @@ def test_rejects_unknown_tensor(trained: IncrementalLearner, tmp_path: Path) -> 
 def test_rejects_other_base(trained: IncrementalLearner, tmp_path: Path) -> None:
     path = save(trained, tmp_path, 1)
     data = json.loads((path / MANIFEST_FILE).read_text())
-    _rewrite(path, safetensors.torch.load((path / MODEL_FILE).read_bytes()),
-             base={"path": data["base"]["path"], "sha256": "0" * 64})
+    _rewrite(
+        path,
+        safetensors.torch.load((path / MODEL_FILE).read_bytes()),
+        base={"path": data["base"]["path"], "sha256": "0" * 64},
+    )
     with pytest.raises(IncompatibleCheckpoint, match="base model"):
         load_checkpoint(path)
 
