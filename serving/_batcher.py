@@ -20,6 +20,7 @@ class RawRecord:
     key: bytes | None
     value: bytes | None
     received_ns: int
+    timestamp_ms: int = -1  # the Kafka record's timestamp (producer create time), -1 unknown
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,8 +23,9 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
-from schemas import Prediction, Settings
+from schemas import DeadLetter, Prediction, Settings
 from serving._batcher import RawRecord, build_outputs, split_batch
+from serving._metrics import Metrics
 from serving._predictor import Predictor
 from serving._records import PredictionRecord, RecordStore
 
@@ -60,6 +61,7 @@ class ServingConsumer:
         producer: KafkaProducer,
         store: RecordStore,
         on_batch: Callable[[int, float], None] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.predictor = predictor
@@ -69,6 +71,7 @@ class ServingConsumer:
         self.on_batch = on_batch
         self.stats = ServingStats()
         self.topics = settings.topics
+        self.metrics = metrics
 
     def poll_batch(self) -> list[RawRecord]:
         """Gather up to ``serve_max_batch`` records.
@@ -90,7 +93,9 @@ class ServingConsumer:
             now = time.monotonic_ns()
             for records in polled.values():
                 for r in records:
-                    out.append(RawRecord(r.topic, r.partition, r.offset, r.key, r.value, now))
+                    out.append(
+                        RawRecord(r.topic, r.partition, r.offset, r.key, r.value, now, r.timestamp)
+                    )
             if not out:
                 return out
             if deadline is None:
@@ -111,8 +116,11 @@ class ServingConsumer:
         predictor = self.predictor  # one version for the whole batch, even across a swap
         predictions: list[Prediction] = []
         stored: list[PredictionRecord] = []
+        model_s = 0.0
         if decoded.valid:
+            t_model = time.perf_counter()
             out = predictor.predict([event.text for _, event in decoded.valid])
+            model_s = time.perf_counter() - t_model
             predictions, stored = build_outputs(
                 decoded.valid, out, version=predictor.version, done_ns=time.monotonic_ns()
             )
@@ -142,8 +150,47 @@ class ServingConsumer:
         self.stats.predictions += len(predictions)
         self.stats.dead_letters += len(decoded.dead)
         self.stats.last_batch_size = len(records)
+        if self.metrics is not None:
+            self._observe(records, decoded.dead, predictions, model_s, predictor.version)
         if self.on_batch is not None:
             self.on_batch(len(records), time.perf_counter() - started)
+
+    def _observe(
+        self,
+        records: list[RawRecord],
+        dead: list[DeadLetter],
+        predictions: list[Prediction],
+        model_s: float,
+        version: int,
+    ) -> None:
+        m = self.metrics
+        assert m is not None
+        m.events_in.labels(topic=self.topics.texts).inc(len(records))
+        for d in dead:
+            m.dead_letters.labels(reason=d.reason.split(":", 1)[0]).inc()
+        now = time.time() * 1000
+        for p in predictions:
+            m.predictions.labels(model=p.model, label=p.label).inc()
+        for r in records:
+            if r.timestamp_ms > 0:
+                m.e2e_latency.observe(max(0.0, (now - r.timestamp_ms) / 1000))
+        m.batch_size.labels(stage="serve").observe(len(records))
+        if predictions:
+            m.model_latency.labels(stage="serve").observe(model_s)
+        m.model_version.labels(model=self.settings.model_name).set(version)
+        self._observe_lag()
+
+    def _observe_lag(self) -> None:
+        m = self.metrics
+        assert m is not None
+        for tp in self.consumer.assignment():
+            high = self.consumer.highwater(tp)
+            if high is None:
+                continue
+            lag = max(0, high - self.consumer.position(tp))
+            m.consumer_lag.labels(
+                group=self.settings.serving_group, topic=tp.topic, partition=str(tp.partition)
+            ).set(lag)
 
     def _commit(self, records: list[RawRecord]) -> None:
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}

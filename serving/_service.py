@@ -13,6 +13,7 @@ import torch
 from learners import build_initial, default_model_path, select_device
 from schemas import Settings
 from serving._consumer import ServingConsumer
+from serving._metrics import Metrics, start_metrics_server
 from serving._predictor import Predictor
 from serving._records import RecordStore
 from serving._registry import Registry
@@ -55,15 +56,18 @@ def run_serving(settings: Settings, stop: threading.Event | None = None) -> Serv
     consumer = make_consumer(settings, [settings.topics.texts], settings.serving_group)
     producer = make_producer(settings)
     store = RecordStore(make_redis(settings), settings.redis_prefix, settings.prediction_ttl_s)
+    metrics = Metrics()
+    server, port = start_metrics_server(settings, metrics.registry)
+    log.info("metrics on http://%s:%d/metrics", settings.metrics_host, port)
     serving = ServingConsumer(
-        settings, predictor, consumer=consumer, producer=producer, store=store
+        settings, predictor, consumer=consumer, producer=producer, store=store, metrics=metrics
     )
     registry = Registry(store.client, settings.redis_prefix)
 
     def send(topic: str, value: bytes) -> object:
         return producer.send(topic, value=value)
 
-    swapper = ModelSwapper(predictor, on_refused=refusal_reporter(settings, send))
+    swapper = ModelSwapper(predictor, on_refused=refusal_reporter(settings, send), metrics=metrics)
 
     def install(new: Predictor) -> None:
         serving.predictor = new  # read once per batch: this assignment is the swap
@@ -106,4 +110,6 @@ def run_serving(settings: Settings, stop: threading.Event | None = None) -> Serv
         producer.flush()
         producer.close()
         store.client.close()
+        server.shutdown()
+        server.server_close()
     return serving

@@ -20,6 +20,7 @@ from kafka import KafkaConsumer
 
 from learners import CheckpointError, load_checkpoint_into
 from schemas import ModelUpdate, Rejection, Settings, dead_letter
+from serving._metrics import Metrics
 from serving._predictor import Predictor
 from serving._registry import Registry, VersionInfo
 
@@ -56,13 +57,20 @@ class SwapStats:
 class ModelSwapper:
     """Builds verified predictors from published versions, on top of the base model."""
 
-    def __init__(self, base: Predictor, *, on_refused: Refusal | None = None) -> None:
+    def __init__(
+        self,
+        base: Predictor,
+        *,
+        on_refused: Refusal | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         # The version-0 predictor is never mutated: every version is a deep copy of it with
         # the checkpoint overlaid, so a bad load can never damage what is serving.
         self.base = base
         self.on_refused = on_refused
         self.refused: set[tuple[int, str]] = set()
         self.stats = SwapStats()
+        self.metrics = metrics
 
     def build(self, version: int, uri: str, sha256: str) -> Predictor:
         """Verify and load one version; raises :class:`CheckpointError` when it fails."""
@@ -94,10 +102,14 @@ class ModelSwapper:
             self.refused.add((version, sha256))
             self.stats.refused += 1
             log.error("refusing model version %d: %s", version, exc)
+            if self.metrics is not None:
+                self.metrics.swaps_failed.labels(reason=type(exc).__name__).inc()
             if self.on_refused is not None:
                 self.on_refused(f"checkpoint_refused: v{version}: {exc}", raw)
             return None
         self.stats.durations_s.append(time.perf_counter() - t0)
+        if self.metrics is not None:
+            self.metrics.swap_duration.observe(self.stats.durations_s[-1])
         return predictor
 
 
