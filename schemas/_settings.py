@@ -167,7 +167,10 @@ class Settings(BaseModel):
             from_file = name.endswith(FILE_SUFFIX) and name[: -len(FILE_SUFFIX)] in known
             if from_file:
                 name = name[: -len(FILE_SUFFIX)]
-                raw = Path(raw).read_text(encoding="utf-8").strip()
+                try:
+                    raw = Path(raw).read_text(encoding="utf-8").strip()
+                except OSError as exc:
+                    raise SettingsError(f"{key}: cannot read {raw}: {exc.strerror}") from None
             if name not in known:
                 valid = ", ".join(cls.env_names())
                 raise SettingsError(f"unknown setting {key}; valid names are: {valid}")

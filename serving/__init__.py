@@ -2,6 +2,7 @@
 
 from serving._batcher import Decoded, RawRecord, build_outputs, split_batch
 from serving._consumer import PublishError, ServingConsumer, ServingStats
+from serving._metrics import Metrics, exported_names, start_metrics_server
 from serving._predictor import BatchOutput, Predictor
 from serving._records import PredictionRecord, RecordStore
 from serving._registry import HistoryEntry, Registry, RegistryError, VersionInfo
@@ -12,6 +13,7 @@ __all__ = [
     "BatchOutput",
     "Decoded",
     "HistoryEntry",
+    "Metrics",
     "ModelSwapper",
     "PredictionRecord",
     "Predictor",
@@ -27,7 +29,9 @@ __all__ = [
     "VersionInfo",
     "build_outputs",
     "checkpoint_dir",
+    "exported_names",
     "initial_predictor",
     "run_serving",
     "split_batch",
+    "start_metrics_server",
 ]

@@ -19,6 +19,7 @@ from serving._records import RecordStore
 from serving._registry import Registry
 from serving._swap import ModelSwapper, SwapWatcher, refusal_reporter
 from streams._clients import ensure_topics, make_consumer, make_producer, make_redis
+from streams._security import check_redis
 from streams._tail import open_tail
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ def configure_torch(settings: Settings) -> None:
 def run_serving(settings: Settings, stop: threading.Event | None = None) -> ServingConsumer:
     """Run a serving consumer until SIGTERM/SIGINT (or ``stop``); returns it for inspection."""
     stop = stop or threading.Event()
+    check_redis(settings)  # fail fast and clearly, before loading anything
     configure_torch(settings)
     t0 = time.perf_counter()
     predictor = initial_predictor(settings)

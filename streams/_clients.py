@@ -14,7 +14,7 @@ from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from schemas import Settings
-from streams._security import kafka_python_security
+from streams._security import kafka_python_security, redis_security
 
 
 def _common(settings: Settings) -> dict[str, Any]:
@@ -94,5 +94,6 @@ def make_redis(settings: Settings, **overrides: Any) -> redis.Redis[bytes]:
         "socket_connect_timeout": 2.0,
         "health_check_interval": 10,
     }
+    kwargs.update(redis_security(settings))
     kwargs.update(overrides)
     return redis.Redis.from_url(settings.redis_url.get_secret_value(), **kwargs)

@@ -40,6 +40,10 @@ class RedisCheckError(ConnectionError):
     """Redis cannot be used with these settings (unreachable, wrong credentials, no access)."""
 
 
+class RedisUnreachable(RedisCheckError):
+    """Nothing answers at the Redis address (as opposed to refusing us)."""
+
+
 # --- Kafka -------------------------------------------------------------------------------
 
 
@@ -337,7 +341,7 @@ def check_redis(settings: Settings, *, timeout_s: float = 3.0) -> None:
             f"({_scrub(str(exc), _secrets(settings))}); grant it in the ACL"
         ) from None
     except redis.ConnectionError as exc:
-        raise RedisCheckError(
+        raise RedisUnreachable(
             f"cannot reach Redis at {where}: {_scrub(str(exc), _secrets(settings))}"
         ) from None
     except redis.ResponseError as exc:

@@ -17,7 +17,8 @@ from schemas import Settings
 from streams._broker import EmbeddedBroker
 from streams._clients import ensure_topics
 from streams._process import python_env, spawn, stop
-from streams._redis_server import EmbeddedRedis, redis_answers
+from streams._redis_server import EmbeddedRedis
+from streams._security import RedisUnreachable, check_redis
 
 log = logging.getLogger(__name__)
 
@@ -57,18 +58,30 @@ class Stack:
         self.settings = settings
 
     def start(self) -> Settings:
-        """Start the broker and Redis as needed, create topics; returns effective settings."""
+        """Start the broker and Redis as needed, create topics; returns effective settings.
+
+        If anything fails, what was started is stopped again before the error propagates.
+        """
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> Settings:
         overrides: dict[str, str] = {}
+        # Redis first: a wrong password must fail before anything has started.
+        try:
+            check_redis(self.base)
+        except RedisUnreachable:
+            log.info("no Redis answers at the configured URL; starting an embedded one")
+            self.redis = EmbeddedRedis(self.base.embedded_host, log_dir=self.log_dir)
+            overrides["redis_url"] = self.redis.start()
         if not self.external_broker:
             self.broker = EmbeddedBroker(
                 self.base.embedded_host, self.base.broker_port, log_dir=self.log_dir
             )
             overrides["bootstrap_servers"] = self.broker.start()
-        url = self.base.redis_url.get_secret_value()
-        if not redis_answers(url):
-            log.info("no Redis answers at the configured URL; starting an embedded one")
-            self.redis = EmbeddedRedis(self.base.embedded_host, log_dir=self.log_dir)
-            overrides["redis_url"] = self.redis.start()
         self.settings = self.base.with_overrides(**overrides)
         created = ensure_topics(self.settings)
         log.info("topics ready (%d created)", len(created))

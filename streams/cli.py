@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from schemas import Settings, SettingsError
 from streams._logging import setup_logging
+from streams._security import RedisCheckError, SecurityConfigError
 
 log = logging.getLogger("streamtune")
 
@@ -262,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(settings, args)
     except KeyboardInterrupt:
         return 130
-    except (KeyError, FileNotFoundError) as exc:
+    except (KeyError, FileNotFoundError, RedisCheckError, SecurityConfigError) as exc:
         print(f"streamtune: {exc}", file=sys.stderr)
         return 2
     return code
