@@ -33,15 +33,15 @@ TEXTS = [
 
 
 @pytest.fixture(scope="session")
-def base() -> tuple[TextClassifier, PreTrainedTokenizerBase]:
+def minilm_base() -> tuple[TextClassifier, PreTrainedTokenizerBase]:
     torch.manual_seed(0)
     return build_initial(default_model_path(), ["negative", "positive"], max_len=32)
 
 
 @pytest.fixture(scope="session")
-def examples(base: tuple[TextClassifier, PreTrainedTokenizerBase]) -> list[Example]:
+def examples(minilm_base: tuple[TextClassifier, PreTrainedTokenizerBase]) -> list[Example]:
     """Labelled examples carrying the embeddings serving would have stored."""
-    model, tok = base
+    model, tok = minilm_base
     learner = IncrementalLearner(copy.deepcopy(model), tok, LearnerConfig(max_seq_len=32))
     embs = learner.embed([t for t, _ in TEXTS])
     return [
@@ -54,9 +54,9 @@ Factory = Callable[..., IncrementalLearner]
 
 
 @pytest.fixture
-def make_learner(base: tuple[TextClassifier, PreTrainedTokenizerBase]) -> Factory:
+def make_learner(minilm_base: tuple[TextClassifier, PreTrainedTokenizerBase]) -> Factory:
     """Fresh learner on a deep copy of the base model; keyword arguments go to the config."""
-    model, tok = base
+    model, tok = minilm_base
 
     def make(scope: Scope = "head", **config: object) -> IncrementalLearner:
         settings: dict[str, object] = {

@@ -13,6 +13,7 @@ import safetensors.torch
 import torch
 
 from learners import (
+    CheckpointError,
     CheckpointExists,
     CorruptCheckpoint,
     Example,
@@ -245,5 +246,26 @@ def test_remove_temporaries(tmp_path: Path) -> None:
 
 
 def test_rejects_path_like_model_name(trained: IncrementalLearner, tmp_path: Path) -> None:
-    with pytest.raises(Exception, match="invalid model name"):
+    with pytest.raises(CheckpointError, match="invalid model name"):
         save_checkpoint(tmp_path, trained.model, version=1, examples_seen=0, model_name="../x")
+
+
+def test_top_k_stores_only_what_changed(
+    make_learner: Factory, examples: list[Example], tmp_path: Path
+) -> None:
+    learner = make_learner("top_k", top_k=1)
+    learner.learn(examples[:2])
+    save_checkpoint(tmp_path, learner.model, version=1, examples_seen=2, scope="top_k")
+    stored = safetensors.torch.load(
+        (checkpoint_path(tmp_path, "default", 1) / MODEL_FILE).read_bytes()
+    )
+    layers = {name.split(".")[3] for name in stored if name.startswith("encoder.encoder.layer.")}
+    assert layers == {"5"}  # the one trained layer; frozen layers and embeddings come from base
+    assert {"head.linear.weight", "head.linear.bias"} <= stored.keys()
+
+
+def test_delta_needs_a_base(trained: IncrementalLearner, tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="full_state=True"):
+        save_checkpoint(
+            tmp_path, trained.model, version=1, examples_seen=0, base_model_path=tmp_path
+        )
