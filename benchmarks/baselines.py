@@ -27,7 +27,7 @@ Predictor = Callable[[X], str | None]
 
 
 class RiverText:
-    """A River classifier over raw text, as an :class:`~benchmarks.prequential.OnlineModel`.
+    """A River classifier over raw text, as an :class:`~learners._prequential.OnlineModel`.
 
     Examples
     --------

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from benchmarks import baselines as bl
-from benchmarks import prequential as pq
+from learners import _prequential as pq
 from streams.datasets import LabelledText, abrupt
 
 TOPICS = {

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from benchmarks import prequential as pq
+from learners import _prequential as pq
 
 
 class _Echo:
