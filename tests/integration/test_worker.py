@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from collections.abc import Callable
@@ -82,6 +83,7 @@ def test_feedback_trains_deduplicated_examples(settings: Settings, start_proc: A
     t0 = time.monotonic()
     worker = start_proc(s, "worker")
     _wait(lambda: "worker resumes" in worker.log(), 120, "worker start", worker)
+    started = time.monotonic() - t0
     # Duplicates (same event_id again), an unknown id and garbage ride along.
     _feedback(s, [_fb(i) for i in ids] + [_fb("e0"), _fb("e3", "sport"), _fb("nope")])
     _feedback(s, [("bad", b"{not json")])
@@ -94,7 +96,7 @@ def test_feedback_trains_deduplicated_examples(settings: Settings, start_proc: A
     dead = reader.until(lambda r: len(r) >= 2, timeout=60)
     reasons = sorted(DeadLetter.model_validate_json(r.value).reason.split(":")[0] for r in dead)
     assert reasons == ["join_timeout", "malformed_json"], worker.log()[-3000:]
-    print(f"worker start to first checkpoint: {elapsed:.1f} s")
+    print(f"worker start (model loaded): {started:.1f} s; to first checkpoint: {elapsed:.1f} s")
 
 
 def test_sigkill_mid_batch_then_restart(
@@ -115,18 +117,20 @@ def test_sigkill_mid_batch_then_restart(
     killed_at = latest_valid_checkpoint(s.artifact_dir, s.model_name)
     assert killed_at is not None
     assert killed_at[1].examples_seen >= before.examples_seen
+    # Something was trained or pending beyond the last checkpoint when the worker died.
+    assert killed_at[1].examples_seen < len(first)
     # Restart; resend everything (duplicates) plus new feedback.
     worker2 = start_proc(s, "worker")
     _feedback(s, [_fb(i) for i in first[:3]] + [_fb(i) for i in second])
     total = len(first) + len(second)
     final = _wait(
-        _manifest_with(s, lambda m: m.examples_seen >= total), 180, "all trained", worker2.log
+        _manifest_with(s, lambda m: m.examples_seen >= total), 180, "all trained", worker2
     )
     assert final.examples_seen == total
     match = re.search(r"worker resumes from version (\d+)", worker2.log())
     assert match is not None and int(match.group(1)) == killed_at[1].version
     # The lineage is unbroken and no checkpoint counts an example twice.
     chain = [verify_checkpoint(p) for _, p in list_versions(s.artifact_dir, s.model_name)]
-    for parent, child in zip(chain, chain[1:], strict=False):
+    for parent, child in itertools.pairwise(chain):
         assert child.parent == parent.version
         assert child.examples_seen - parent.examples_seen == int(child.metrics["examples_new"])
