@@ -117,6 +117,32 @@ class Settings(BaseModel):
     checkpoint_every_examples: int = Field(default=256, ge=1)
     checkpoint_every_s: float = Field(default=60.0, gt=0)
 
+    # --- Model lifecycle: drift, validation gate, publication, rollback ---------------------
+    #: One labelled example in ``holdout_modulus`` (by event-id hash) is held out of training.
+    holdout_modulus: int = Field(default=10, ge=2)
+    holdout_size: int = Field(default=300, ge=10)
+    #: Optional JSONL of ``{"text": ..., "label": ...}``: a fixed trusted set for the gate.
+    trusted_set_path: str | None = None
+    gate_accuracy_margin: float = Field(default=0.02, ge=0.0, le=1.0)
+    #: Tolerated log-loss increase in nats; 0 ignores log-loss.
+    gate_log_loss_margin: float = Field(default=0.1, ge=0.0)
+    gate_min_examples: int = Field(default=20, ge=1)
+    #: A drift candidate is made after this many examples trained past the detection.
+    publish_post_drift_examples: int = Field(default=30, ge=0)
+    #: Scheduled candidates: every N trained examples, or every T seconds with new examples.
+    publish_every_examples: int = Field(default=500, ge=1)
+    publish_every_s: float = Field(default=60.0, gt=0)
+    rollback_window: int = Field(default=400, ge=10)
+    rollback_min_samples: int = Field(default=100, ge=5)
+    rollback_alpha: float = Field(default=0.01, gt=0.0, lt=1.0)
+    #: Alerts per detector per window, so a flapping detector cannot flood the topic.
+    alert_max_per_window: int = Field(default=3, ge=1)
+    alert_window_s: float = Field(default=60.0, gt=0)
+    #: JSON of a ``learners.drift.DriftConfig``; empty for the defaults.
+    drift_config: str = ""
+    #: Serving's label-free monitor: one observation per this many predictions (their mean).
+    input_drift_chunk: int = Field(default=16, ge=1)
+
     @field_validator("labels", mode="before")
     @classmethod
     def _split_labels(cls, value: Any) -> Any:

@@ -7,6 +7,14 @@ One batch follows a fixed order so a crash replays and never loses:
 3. only then commit the consumer offsets.
 
 A crash anywhere before step 3 replays the batch: duplicates, never losses.
+
+A memory-only broker that restarts loses topics, offsets and the group. Every few
+seconds the consumer compares what it committed with what the broker now holds; a
+committed offset that vanished, or an end offset below it, is reported (an ERROR log
+line and a ``broker_data_lost`` dead letter) and the contract's topics are re-created.
+A publish that cannot be acknowledged within the flush timeout raises
+:class:`PublishError`, so the process exits non-zero for a supervisor to restart it
+instead of hanging.
 """
 
 from __future__ import annotations
@@ -23,13 +31,18 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
-from schemas import DeadLetter, Prediction, Settings
+from schemas import DeadLetter, Prediction, Rejection, Settings, dead_letter
 from serving._batcher import RawRecord, build_outputs, split_batch
 from serving._metrics import Metrics
 from serving._predictor import Predictor
 from serving._records import PredictionRecord, RecordStore
 
 log = logging.getLogger(__name__)
+
+#: Upper bound on waiting for a batch's acks before giving up on it (never hang).
+FLUSH_TIMEOUT_S = 60.0
+#: How often the committed offsets are checked against the broker (data-loss detection).
+LOSS_CHECK_EVERY_S = 3.0
 
 
 class PublishError(RuntimeError):
@@ -45,6 +58,7 @@ class ServingStats:
     dead_letters: int = 0
     record_write_failures: int = 0
     commit_failures: int = 0
+    broker_losses: int = 0
     last_batch_size: int = 0
     batch_sizes: list[int] = field(default_factory=list)
 
@@ -72,6 +86,9 @@ class ServingConsumer:
         self.stats = ServingStats()
         self.topics = settings.topics
         self.metrics = metrics
+        self.ensure_topics: Callable[[], object] | None = None
+        self._committed: dict[TopicPartition, int] = {}
+        self._next_loss_check = 0.0
 
     def poll_batch(self) -> list[RawRecord]:
         """Gather up to ``serve_max_batch`` records.
@@ -139,7 +156,10 @@ class ServingConsumer:
             self.producer.send(self.topics.dead_letter, key=None, value=d.to_bytes())
             for d in decoded.dead
         ]
-        self.producer.flush()
+        try:
+            self.producer.flush(timeout=FLUSH_TIMEOUT_S)
+        except KafkaError as exc:  # KafkaTimeoutError: the broker did not ack in time
+            raise PublishError(f"{len(futures)} sends not acknowledged: {exc}") from exc
         failed = [f for f in futures if f.failed()]
         if failed:
             raise PublishError(
@@ -201,19 +221,75 @@ class ServingConsumer:
                 offsets[tp] = OffsetAndMetadata(nxt, "", -1)
         try:
             self.consumer.commit(offsets)
+            for tp, meta in offsets.items():
+                self._committed[tp] = meta.offset
         except CommitFailedError as exc:
             # The group rebalanced under us: another member will replay these records.
             # That gives duplicate predictions (allowed), never lost ones.
             self.stats.commit_failures += 1
             log.warning("offset commit failed after a rebalance, batch will replay: %s", exc)
 
+    def check_broker_loss(self) -> list[TopicPartition]:
+        """Partitions whose committed offset the broker lost; reports and repairs them.
+
+        Compares what this consumer committed with the broker's committed and end offsets.
+        A loss is logged as an ERROR, dead-lettered (reason ``broker_data_lost``) and
+        repaired by re-creating the contract's topics; consumption continues from the
+        earliest offset the broker now holds.
+        """
+        lost: list[TopicPartition] = []
+        assigned = self.consumer.assignment()
+        for tp, ours in list(self._committed.items()):
+            if tp not in assigned:
+                del self._committed[tp]
+                continue
+            theirs = self.consumer.committed(tp)
+            end = self.consumer.end_offsets([tp]).get(tp)
+            if theirs is None or (end is not None and end < ours):
+                lost.append(tp)
+                del self._committed[tp]
+                log.error(
+                    "broker data lost on %s[%d]: committed %d is now %s (end offset %s); the "
+                    "broker restarted without its data? Records not yet consumed there are "
+                    "gone; re-creating topics and continuing from the earliest offset",
+                    tp.topic, tp.partition, ours, theirs, end,
+                )
+        if lost:
+            self.stats.broker_losses += len(lost)
+            if self.ensure_topics is not None:
+                self.ensure_topics()
+            for tp in lost:
+                letter = dead_letter(
+                    Rejection("broker_data_lost", "committed offset vanished: broker restarted?"),
+                    topic=tp.topic,
+                    partition=tp.partition,
+                    offset=-1,
+                    raw=None,
+                )
+                self.producer.send(self.topics.dead_letter, value=letter.to_bytes())
+            # Everything the new log holds came after the loss: read it from its start.
+            self.consumer.seek_to_beginning(*lost)
+            self.producer.flush(timeout=FLUSH_TIMEOUT_S)
+        return lost
+
     def run(self, stop: threading.Event) -> None:
-        """Serve until ``stop`` is set; the batch in hand is finished first."""
+        """Serve until ``stop`` is set; the batch in hand is finished first.
+
+        Raises :class:`PublishError` when a batch cannot be acknowledged: the batch is not
+        committed, so whoever owns the partition next replays it.
+        """
         while not stop.is_set():
             try:
+                if time.monotonic() >= self._next_loss_check:
+                    self._next_loss_check = time.monotonic() + LOSS_CHECK_EVERY_S
+                    self.check_broker_loss()
                 batch = self.poll_batch()
             except KafkaError as exc:
                 log.warning("poll failed, retrying: %s", exc)
                 stop.wait(0.5)
                 continue
-            self.process(batch)
+            try:
+                self.process(batch)
+            except PublishError as exc:
+                log.error("cannot publish a batch, exiting so a supervisor restarts me: %s", exc)
+                raise

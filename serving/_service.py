@@ -64,6 +64,7 @@ def run_serving(settings: Settings, stop: threading.Event | None = None) -> Serv
     serving = ServingConsumer(
         settings, predictor, consumer=consumer, producer=producer, store=store, metrics=metrics
     )
+    serving.ensure_topics = lambda: ensure_topics(settings)
     registry = Registry(store.client, settings.redis_prefix)
 
     def send(topic: str, value: bytes) -> object:

@@ -26,6 +26,9 @@ from serving._registry import Registry, VersionInfo
 
 log = logging.getLogger(__name__)
 
+#: ``uri`` of version 0, the zero-shot model every process builds without a file.
+BUILTIN_V0 = "builtin:v0"
+
 #: Reports a refused version: (reason, the update's raw bytes or None).
 Refusal = Callable[[str, bytes | None], None]
 
@@ -74,7 +77,7 @@ class ModelSwapper:
 
     def build(self, version: int, uri: str, sha256: str) -> Predictor:
         """Verify and load one version; raises :class:`CheckpointError` when it fails."""
-        if version == 0 and uri == "builtin:v0":
+        if version == 0 and uri == BUILTIN_V0:
             return self.base
         model = copy.deepcopy(self.base.model)
         manifest = load_checkpoint_into(model, checkpoint_dir(uri), expected_sha256=sha256)

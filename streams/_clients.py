@@ -33,6 +33,11 @@ def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
         "acks": "all",
         "linger_ms": 5,
         "retries": 5,
+        # Idempotence off: a memory-only broker that restarts forgets producer ids, and
+        # kafka-python then retries UnknownProducerIdError until delivery_timeout_ms (the
+        # producer hangs). A retry may duplicate a record; events carry event_id for that.
+        "enable_idempotence": False,
+        "delivery_timeout_ms": max(30_000, 2 * settings.request_timeout_ms),
         # Kafka's own limit guards the broker; ours (max_event_bytes) guards the consumers.
         "max_request_size": max(1_048_576, settings.max_event_bytes * 2),
     }

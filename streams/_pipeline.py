@@ -16,6 +16,7 @@ Records below the offsets of the checkpoint resumed from are acknowledged unseen
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from collections import Counter, defaultdict
@@ -24,9 +25,11 @@ from dataclasses import dataclass
 
 from learners._examples import Example, Source, offset_key
 from schemas import DeadLetter, FeedbackEvent, Rejection, Settings, dead_letter, decode_feedback
+from serving._metrics import Metrics
 from serving._records import PredictionRecord, RecordStore
 from streams._dedup import DedupLedger
 from streams._join import JOIN_TIMEOUT, PENDING_OVERFLOW, PendingBuffer, join
+from streams._lifecycle import Candidate, Lifecycle
 from streams._training import CheckpointSchedule, TrainingExecutor
 
 log = logging.getLogger(__name__)
@@ -82,12 +85,17 @@ class FeedbackPipeline:
         records: RecordStore,
         send_dead_letter: Callable[[bytes | None, DeadLetter], Awaitable[None]],
         clock: Callable[[], float] = time.monotonic,
+        lifecycle: Lifecycle | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.executor = executor
         self.ledger = ledger
         self.records = records
         self.send_dead_letter = send_dead_letter
+        self.lifecycle = lifecycle
+        self.metrics = metrics
+        self._recent_hits: collections.deque[bool] = collections.deque(maxlen=200)
         self.pending: PendingBuffer[_Parked] = PendingBuffer(
             settings.pending_max, settings.pending_ttl_s, clock
         )
@@ -110,6 +118,8 @@ class FeedbackPipeline:
             return
         point = await self.executor.resume()
         repaired = await asyncio.to_thread(self.ledger.recover, point.version)
+        if self.lifecycle is not None:
+            await self.lifecycle.start()
         self.version = point.version
         self.examples_seen = point.examples_seen
         self.covered = dict(point.offsets)
@@ -196,6 +206,7 @@ class FeedbackPipeline:
         done = await asyncio.to_thread(self.ledger.trained, [fb.event_id for _, fb, _ in joined])
         staged = self.ledger.staged
         examples: list[Example] = []
+        observed: list[tuple[FeedbackEvent, PredictionRecord]] = []
         batch_ids: set[str] = set()
         for rec, fb, pred in joined:
             if fb.event_id in done or fb.event_id in batch_ids:
@@ -207,11 +218,24 @@ class FeedbackPipeline:
                     await rec.ack()
                 continue
             batch_ids.add(fb.event_id)
-            examples.append(join(fb, pred, rec.source))
+            observed.append((fb, pred))
+            example = join(fb, pred, rec.source)
             self._to_ack.append(rec)
+            if self.lifecycle is not None and self.lifecycle.hold_out(example):
+                # Kept for the validation gate, never trained: a held-out disposition.
+                self.counters["held_out"] += 1
+                continue
+            examples.append(example)
+        self._observe_feedback(observed)
+        if self.lifecycle is not None:
+            await self.lifecycle.observe_feedback(observed)
         if not examples:
             return
+        t0 = time.perf_counter()
         result = await self.executor.learn(examples)
+        self._observe_step(result.n_trained, result.mean_loss, len(examples), t0)
+        if self.lifecycle is not None:
+            await self.lifecycle.observe_step(result)
         # Ids dropped by the per-user cap are acknowledged untrained and left unmarked.
         self.ledger.stage(result.event_ids)
         self.schedule.add(result.n_trained)
@@ -223,9 +247,40 @@ class FeedbackPipeline:
 
     # -- checkpoint ------------------------------------------------------------------------
 
+    def _observe_feedback(self, observed: list[tuple[FeedbackEvent, PredictionRecord]]) -> None:
+        for fb, pred in observed:
+            self._recent_hits.append(pred.label == fb.label)
+        m = self.metrics
+        if m is None or not observed:
+            return
+        for fb, pred in observed:
+            m.feedback.labels(outcome="correct" if pred.label == fb.label else "wrong").inc()
+        hits = self._recent_hits
+        m.rolling_accuracy.labels(model=self.settings.model_name).set(sum(hits) / len(hits))
+
+    def _observe_step(self, n: int, loss: float | None, batch: int, t0: float) -> None:
+        m = self.metrics
+        if m is None:
+            return
+        model = self.settings.model_name
+        m.training_examples.labels(model=model).inc(n)
+        m.batch_size.labels(stage="train").observe(batch)
+        m.model_latency.labels(stage="train").observe(time.perf_counter() - t0)
+        if loss is not None:
+            m.training_loss.labels(model=model).set(loss)
+
     async def _maybe_checkpoint(self) -> None:
-        if self.schedule.due() and (self.ledger.staged or self._to_ack):
-            await self._checkpoint()
+        reason = self.lifecycle.due() if self.lifecycle is not None else None
+        written: Candidate | None = None
+        if (self.schedule.due() or reason is not None) and (self.ledger.staged or self._to_ack):
+            written = await self._checkpoint()
+        if reason is None or self.lifecycle is None:
+            return
+        cand = written or self.lifecycle.last_candidate
+        if cand is None or cand.version <= self.lifecycle.serving_version:
+            self.lifecycle.policy.resolve(False)  # nothing new to offer
+            return
+        await self.lifecycle.consider(cand, reason)
 
     def offsets(self) -> dict[str, int]:
         """Next offset to consume per ``topic:partition``: nothing below it needs replaying."""
@@ -239,7 +294,7 @@ class FeedbackPipeline:
             out[key] = max(out.get(key, 0), min(nxt, low.get(key, nxt)))
         return out
 
-    async def _checkpoint(self) -> None:
+    async def _checkpoint(self) -> Candidate | None:
         version = await self.executor.next_version()
         offsets = self.offsets()
         ids = await asyncio.to_thread(self.ledger.prepare, version)
@@ -257,6 +312,9 @@ class FeedbackPipeline:
             await rec.ack()
         self._metrics.clear()
         self.schedule.reset()
+        if self.lifecycle is None:
+            return None
+        return await asyncio.to_thread(self.lifecycle.candidate, version, parent, seen, metrics)
 
     async def _dead_letter(self, rec: Record, rejection: Rejection) -> None:
         dl = dead_letter(

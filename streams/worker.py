@@ -10,18 +10,22 @@ checkpoint of what it trained, so a restart replays nothing it does not have to.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import faust
+import numpy as np
+import torch
 
 from learners import (
     IncrementalLearner,
     LearnerConfig,
     StepResult,
+    TextClassifier,
     build_initial,
     default_model_path,
     latest_valid_checkpoint,
@@ -30,13 +34,19 @@ from learners import (
     next_version,
     remove_temporaries,
     save_checkpoint,
+    tokenize,
 )
 from learners._examples import Example
+from learners.gate import GateDecision, Holdout, Scores, ValidationGate
 from schemas import Settings
+from serving._metrics import Metrics, start_metrics_server
 from serving._records import RecordStore
+from serving._registry import Registry
 from streams._clients import ensure_topics, make_redis
 from streams._dedup import DedupLedger
+from streams._lifecycle import Lifecycle
 from streams._pipeline import FeedbackPipeline
+from streams._security import check_redis
 from streams._training import ResumePoint, TrainingExecutor
 from streams.agents import register_feedback_agent
 from streams.app import make_app
@@ -54,6 +64,9 @@ class LearnerTrainer:
         self.settings = settings
         self.base_path = Path(settings.model_path) if settings.model_path else default_model_path()
         self.learner: IncrementalLearner | None = None
+        self.tokenizer: Any = None
+        #: The serving version's model, for the gate; the learner's model is the challenger.
+        self.champion: TextClassifier | None = None
 
     def resume(self) -> ResumePoint:
         """Load the newest checkpoint that verifies, or build version 0 (zero-shot)."""
@@ -62,7 +75,7 @@ class LearnerTrainer:
         found = latest_valid_checkpoint(
             s.artifact_dir, s.model_name, base_model_path=self.base_path
         )
-        tokenizer = load_tokenizer(self.base_path)
+        tokenizer = self.tokenizer = load_tokenizer(self.base_path)
         if found is None:
             model, _ = build_initial(
                 self.base_path, s.labels, s.label_descriptions, max_len=s.max_seq_len
@@ -72,13 +85,78 @@ class LearnerTrainer:
             path, _ = found
             model, manifest = load_checkpoint(path, base_model_path=self.base_path)
             point = ResumePoint(manifest.version, manifest.examples_seen, dict(manifest.offsets))
-        config = LearnerConfig(
-            scope=s.worker_scope, seed=s.seed, max_seq_len=s.max_seq_len, device=s.device
-        )
         self.learner = IncrementalLearner(
-            model, tokenizer, config, examples_seen=point.examples_seen
+            model, tokenizer, self._config(), examples_seen=point.examples_seen
         )
         return point
+
+    def _config(self) -> LearnerConfig:
+        s = self.settings
+        return LearnerConfig(
+            scope=s.worker_scope, seed=s.seed, max_seq_len=s.max_seq_len, device=s.device
+        )
+
+    def _load(self, uri: str | None) -> TextClassifier:
+        if uri is None:
+            s = self.settings
+            model, _ = build_initial(
+                self.base_path, s.labels, s.label_descriptions, max_len=s.max_seq_len
+            )
+            return model
+        model, _ = load_checkpoint(uri, base_model_path=self.base_path)
+        return model
+
+    def adopt(self, uri: str | None, learner_too: bool) -> None:
+        """Make a published version the champion (and, on rollback, the learner's model)."""
+        model = self._load(uri)
+        self.champion = copy.deepcopy(model)
+        if learner_too:
+            seen = self._learner.examples_seen
+            self.learner = IncrementalLearner(
+                model, self.tokenizer, self._config(), examples_seen=seen
+            )
+
+    def promote(self) -> None:
+        """The learner's model was just published: it becomes the champion."""
+        self.champion = copy.deepcopy(self._learner.model)
+
+    def _proba(self, model: TextClassifier, examples: Sequence[Example]) -> np.ndarray:
+        """Probabilities of ``model`` on examples: stored embeddings for ``head``, else text."""
+        embs = [e.embedding for e in examples]
+        with torch.no_grad():
+            if self.settings.worker_scope == "head" and all(x is not None for x in embs):
+                emb = torch.from_numpy(np.stack([np.asarray(x, np.float32) for x in embs]))
+            else:
+                chunks = []
+                for i in range(0, len(examples), 64):
+                    part = [e.text for e in examples[i : i + 64]]
+                    batch = tokenize(
+                        self.tokenizer,
+                        part,
+                        self.settings.max_seq_len,
+                        next(model.parameters()).device,
+                    )
+                    chunks.append(model.embed(batch).float().cpu())
+                emb = torch.cat(chunks) if chunks else torch.zeros(0, model.dim)
+            return torch.softmax(model.head(emb).float(), dim=-1).numpy()
+
+    def gate_decision(
+        self, gate: ValidationGate, holdout: Holdout[Example], train_loss: float | None
+    ) -> GateDecision:
+        """Champion vs the learner's model (challenger) on the holdout."""
+        if self.champion is None:
+            raise RuntimeError("no champion: adopt() first")
+        champion, challenger = self.champion, self._learner.model
+
+        def scorer(model: TextClassifier) -> Callable[[Sequence[Example]], Scores]:
+            return lambda xs: Scores.of(
+                self._proba(model, xs) if xs else np.zeros((0, len(model.labels))), model.labels
+            )
+
+        weights = [p.detach().cpu() for p in challenger.parameters()]
+        return gate.decide_on(
+            holdout, scorer(champion), scorer(challenger), weights=weights, train_loss=train_loss
+        )
 
     def learn(self, examples: Sequence[Example]) -> StepResult:
         """One step; see :meth:`IncrementalLearner.learn`."""
@@ -119,18 +197,51 @@ class LearnerTrainer:
         return self.learner
 
 
-def build_worker_app(settings: Settings) -> tuple[faust.App, FeedbackPipeline, TrainingExecutor]:
+class ExecutorOwner:
+    """The lifecycle's view of the model owner: every call runs on the training thread."""
+
+    def __init__(self, executor: TrainingExecutor, trainer: LearnerTrainer) -> None:
+        self.executor = executor
+        self.trainer = trainer
+
+    async def evaluate(
+        self, gate: ValidationGate, holdout: Holdout[Example], train_loss: float | None
+    ) -> GateDecision:
+        """See :meth:`LearnerTrainer.gate_decision`."""
+        return await self.executor.call(self.trainer.gate_decision, gate, holdout, train_loss)
+
+    async def promote(self) -> None:
+        """See :meth:`LearnerTrainer.promote`."""
+        await self.executor.call(self.trainer.promote)
+
+    async def adopt(self, uri: str | None, *, learner_too: bool) -> None:
+        """See :meth:`LearnerTrainer.adopt`."""
+        await self.executor.call(self.trainer.adopt, uri, learner_too)
+
+
+def build_worker_app(
+    settings: Settings, metrics: Metrics | None = None
+) -> tuple[faust.App, FeedbackPipeline, TrainingExecutor]:
     """Build the Faust app with its agent, and the pipeline behind it."""
     app = make_app(settings)
-    executor = TrainingExecutor(LearnerTrainer(settings))
+    trainer = LearnerTrainer(settings)
+    executor = TrainingExecutor(trainer)
     redis = make_redis(settings)
     ledger = DedupLedger(redis, settings.redis_prefix, settings.model_name, settings.dedup_ttl_s)
     records = RecordStore(redis, settings.redis_prefix, settings.prediction_ttl_s)
+    lifecycle = Lifecycle(
+        settings,
+        Registry(redis, settings.redis_prefix),
+        ExecutorOwner(executor, trainer),
+        metrics=metrics,
+    )
 
     async def not_wired(key: bytes | None, letter: object) -> None:
         raise RuntimeError("dead-letter sender not wired")
 
-    pipeline = FeedbackPipeline(settings, executor, ledger, records, not_wired)
+    pipeline = FeedbackPipeline(
+        settings, executor, ledger, records, not_wired, lifecycle=lifecycle, metrics=metrics
+    )
     register_feedback_agent(app, settings, pipeline)
 
     async def _flush(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
@@ -151,9 +262,13 @@ def run_worker(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    ensure_topics(settings, [settings.topics.feedback, settings.topics.dead_letter])
+    check_redis(settings)  # fail fast and clearly, before anything starts
+    ensure_topics(settings)
     Path(settings.artifact_dir, ".faust").mkdir(parents=True, exist_ok=True)
-    app, _, executor = build_worker_app(settings)
+    metrics = Metrics()
+    server, port = start_metrics_server(settings, metrics.registry)
+    log.info("metrics on http://%s:%d/metrics", settings.metrics_host, port)
+    app, _, executor = build_worker_app(settings, metrics)
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
     try:
         worker.execute_from_commandline()
@@ -162,6 +277,8 @@ def run_worker(settings: Settings) -> None:
             raise
     finally:
         executor.shutdown()
+        server.shutdown()
+        server.server_close()
 
 
 def main() -> None:

@@ -54,6 +54,19 @@ def register_feedback_agent(app: faust.App, settings: Settings, pipeline: Feedba
         await sent  # delivered before the record it replaces is acknowledged
 
     pipeline.send_dead_letter = send_dead_letter
+    outputs: dict[str, Any] = {}
+
+    async def send_raw(topic: str, key: bytes | None, value: bytes) -> None:
+        if topic not in outputs:
+            outputs[topic] = app.topic(
+                topic, key_type=bytes, value_type=bytes, key_serializer="raw",
+                value_serializer="raw",
+            )  # fmt: skip
+        sent = await outputs[topic].send(key=key, value=value)
+        await sent
+
+    if pipeline.lifecycle is not None:
+        pipeline.lifecycle.send = send_raw
 
     async def feedback_agent(stream: Any) -> None:
         try:

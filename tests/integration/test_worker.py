@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from learners import latest_valid_checkpoint, list_versions, verify_checkpoint
+from learners.gate import HoldoutPolicy
 from schemas import DeadLetter, FeedbackEvent, Settings
 from serving._records import PredictionRecord, RecordStore
 from streams._clients import make_producer, make_redis
@@ -74,11 +75,19 @@ def _manifest_with(settings: Settings, pred: Callable[[Any], bool]) -> Callable[
     return check
 
 
+def _trainable(s: Settings, ids: list[str]) -> int:
+    """How many of ``ids`` train: one in ``holdout_modulus`` is held out for the gate."""
+    policy = HoldoutPolicy(s.holdout_modulus)
+    return sum(not policy.holds_out(i) for i in ids)
+
+
 def test_feedback_trains_deduplicated_examples(settings: Settings, start_proc: Any) -> None:
-    s = settings.with_overrides(
-        checkpoint_every_examples=6, worker_max_wait_ms=200, pending_ttl_s=2.0
-    )
     ids = [f"e{i}" for i in range(6)]
+    s = settings.with_overrides(
+        checkpoint_every_examples=_trainable(settings, ids),
+        worker_max_wait_ms=200,
+        pending_ttl_s=2.0,
+    )
     _records(s, ids)
     t0 = time.monotonic()
     worker = start_proc(s, "worker")
@@ -89,7 +98,7 @@ def test_feedback_trains_deduplicated_examples(settings: Settings, start_proc: A
     _feedback(s, [("bad", b"{not json")])
     manifest = _wait(_manifest_with(s, lambda m: m.version >= 1), 120, "checkpoint", worker)
     elapsed = time.monotonic() - t0
-    assert manifest.examples_seen == 6
+    assert manifest.examples_seen == _trainable(s, ids)
     assert manifest.parent == 0
     assert sum(manifest.offsets.values()) >= 6
     reader = TopicReader(s, s.topics.dead_letter)
@@ -118,11 +127,11 @@ def test_sigkill_mid_batch_then_restart(
     assert killed_at is not None
     assert killed_at[1].examples_seen >= before.examples_seen
     # Something was trained or pending beyond the last checkpoint when the worker died.
-    assert killed_at[1].examples_seen < len(first)
+    assert killed_at[1].examples_seen < _trainable(s, first)
     # Restart; resend everything (duplicates) plus new feedback.
     worker2 = start_proc(s, "worker")
     _feedback(s, [_fb(i) for i in first[:3]] + [_fb(i) for i in second])
-    total = len(first) + len(second)
+    total = _trainable(s, first + second)
     final = _wait(
         _manifest_with(s, lambda m: m.examples_seen >= total), 180, "all trained", worker2
     )

@@ -1,0 +1,357 @@
+"""The model lifecycle in the worker: drift alerts, the validation gate, publication, rollback.
+
+The pipeline feeds it what it sees (served predictions joined to their feedback, learner
+steps, written checkpoints); it decides, with the pure parts from ``learners.drift`` and
+``learners.gate``, and acts through the registry and two topics:
+
+- each detection is a ``DriftAlert`` on ``drift-alerts`` (rate-limited per detector);
+- a drift (after ``publish_post_drift_examples``), a schedule or a manual request makes
+  a candidate; the gate compares it with the serving version (champion) on the holdout;
+  accepted → registry + ``ModelUpdate``; rejected → recorded in the registry, never served;
+- when the published version's live error is significantly worse than its predecessor's,
+  it rolls back (registry + ``ModelUpdate`` with reason ``rollback`` + an alert).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from learners import Example, StepResult, checkpoint_digest, checkpoint_path
+from learners.drift import (
+    DEFAULT_DETECTORS,
+    AlertRateLimiter,
+    DriftConfig,
+    DriftEvent,
+    DriftMonitor,
+)
+from learners.gate import (
+    GateDecision,
+    Holdout,
+    HoldoutPolicy,
+    PublicationPolicy,
+    RollbackMonitor,
+    ValidationGate,
+)
+from schemas import DriftAlert, FeedbackEvent, Settings, UpdateReason, now_ms
+from serving._metrics import Metrics
+from serving._records import PredictionRecord
+from serving._registry import Registry, VersionInfo
+from serving._swap import BUILTIN_V0
+
+log = logging.getLogger(__name__)
+
+#: Produces raw bytes to a topic and returns once the broker has them.
+Send = Callable[[str, bytes | None, bytes], Awaitable[None]]
+
+#: The worker watches the signals that need labels; serving watches the label-free ones.
+WORKER_SIGNALS = ("error", "loss")
+
+#: Stands in for a checkpoint digest for version 0 (it has no file).
+BUILTIN_V0_SHA = "0" * 64
+
+
+class ModelOwner(Protocol):
+    """What the lifecycle asks of the training thread (all awaitable)."""
+
+    async def evaluate(
+        self, gate: ValidationGate, holdout: Holdout[Example], train_loss: float | None
+    ) -> GateDecision:
+        """Score champion and challenger on the holdout and let the gate decide."""
+        ...
+
+    async def promote(self) -> None:
+        """The learner's current model becomes the champion (it was just published)."""
+        ...
+
+    async def adopt(self, uri: str | None, *, learner_too: bool) -> None:
+        """Load a published version (``None``: version 0) as champion, and as learner."""
+        ...
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A written checkpoint offered for publication."""
+
+    version: int
+    parent: int | None
+    uri: str
+    sha256: str
+    examples_seen: int
+    metrics: dict[str, float]
+
+
+def drift_config(settings: Settings, signals: Iterable[str]) -> DriftConfig:
+    """The configured detectors (``STREAMTUNE_DRIFT_CONFIG``), or the defaults, on ``signals``."""
+    if settings.drift_config.strip():
+        config = DriftConfig.model_validate_json(settings.drift_config)
+    else:
+        config = DriftConfig(detectors=DEFAULT_DETECTORS)
+    wanted = set(signals)
+    return config.model_copy(
+        update={"detectors": tuple(d for d in config.detectors if d.signal in wanted)}
+    )
+
+
+def load_trusted(path: str | None) -> list[tuple[Example, str]]:
+    """The trusted set: JSONL lines ``{"text": ..., "label": ...}`` (no embeddings)."""
+    if not path:
+        return []
+    out = []
+    for i, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines()):
+        if line.strip():
+            obj = json.loads(line)
+            label = str(obj["label"])
+            out.append((Example(f"trusted-{i}", str(obj["text"]), label), label))
+    return out
+
+
+class Lifecycle:
+    """Drift monitoring, holdout, gate, publication and rollback for one model."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        registry: Registry,
+        owner: ModelOwner,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        metrics: Metrics | None = None,
+    ) -> None:
+        s = settings
+        self.settings = settings
+        self.registry = registry
+        self.owner = owner
+        self.metrics = metrics
+        self.send: Send | None = None
+        self.monitor = DriftMonitor(drift_config(s, WORKER_SIGNALS))
+        self.limiter = AlertRateLimiter(s.alert_max_per_window, s.alert_window_s, clock)
+        self.holdout: Holdout[Example] = Holdout(
+            HoldoutPolicy(s.holdout_modulus), s.holdout_size, load_trusted(s.trusted_set_path)
+        )
+        self.policy = PublicationPolicy(
+            post_drift_examples=s.publish_post_drift_examples,
+            every_examples=s.publish_every_examples,
+            every_seconds=s.publish_every_s,
+            clock=clock,
+        )
+        self.gate = ValidationGate(
+            s.gate_accuracy_margin, s.gate_log_loss_margin or None, s.gate_min_examples
+        )
+        self.rollbacks = RollbackMonitor(
+            s.rollback_window, s.rollback_min_samples, s.rollback_alpha
+        )
+        self.serving_version = 0
+        self.labelled = 0
+        self.last_loss: float | None = None
+        self.last_candidate: Candidate | None = None
+        self.alerts_sent = 0
+
+    @property
+    def model(self) -> str:
+        """The model name."""
+        return self.settings.model_name
+
+    async def start(self) -> None:
+        """Adopt the registry's current version as the champion (registering version 0)."""
+        current = await asyncio.to_thread(self.registry.current, self.model)
+        if current is None:
+            v0 = VersionInfo(
+                model=self.model,
+                version=0,
+                uri=BUILTIN_V0,
+                sha256=BUILTIN_V0_SHA,
+                reason="initial",
+                status="published",
+                detail="zero-shot from the label descriptions",
+            )
+            await asyncio.to_thread(self.registry.publish, v0)
+            current = v0
+        self.serving_version = current.version
+        uri = None if current.uri == BUILTIN_V0 else current.uri
+        await self.owner.adopt(uri, learner_too=False)
+        if current is not None and current.parent_version is not None:
+            self.rollbacks.begin(current.version, current.parent_version)
+        log.info("lifecycle: v%d serves", self.serving_version)
+
+    # -- observations --------------------------------------------------------------------------
+
+    def hold_out(self, example: Example) -> bool:
+        """Whether ``example`` goes to the holdout instead of training (deterministic)."""
+        return self.holdout.offer(example.event_id, example, example.label)
+
+    async def observe_feedback(
+        self, joined: Iterable[tuple[FeedbackEvent, PredictionRecord]]
+    ) -> None:
+        """Error of each served prediction: drift detectors and the rollback monitor."""
+        events: list[DriftEvent] = []
+        for fb, pred in joined:
+            error = pred.label != fb.label
+            self.labelled += 1
+            events += self.monitor.update_error(error)
+            self.rollbacks.update(pred.model_version, error)
+        await self._on_events(events)
+        await self._maybe_rollback()
+
+    async def observe_step(self, result: StepResult) -> None:
+        """Per-example training loss: the loss detector; trained examples: the policy."""
+        events: list[DriftEvent] = []
+        for loss in result.losses:
+            try:
+                events += self.monitor.update("loss", float(loss))
+            except ValueError:  # a non-finite loss: the gate rejects such a candidate
+                continue
+        if result.mean_loss is not None:
+            self.last_loss = result.mean_loss
+        self.policy.on_examples(result.n_trained)
+        await self._on_events(events)
+
+    def request(self) -> None:
+        """A manual trigger: make a candidate at the next opportunity."""
+        self.policy.request()
+
+    def due(self) -> str | None:
+        """Why a candidate is due now (and it starts), or ``None``."""
+        return self.policy.poll()
+
+    # -- alerts --------------------------------------------------------------------------------
+
+    async def _on_events(self, events: list[DriftEvent]) -> None:
+        for event in events:
+            if event.level == "drift":
+                self.policy.on_drift()
+            if self.metrics is not None:
+                self.metrics.drift_detections.labels(
+                    detector=event.detector, signal=event.signal
+                ).inc()
+            action = "candidate_after_drift" if event.level == "drift" else "watch"
+            await self._alert(
+                event.to_alert(
+                    model=self.model,
+                    model_version=self.serving_version,
+                    examples_seen=self.labelled,
+                    action=action,
+                    timestamp=now_ms(),
+                ),
+                f"{event.detector}:{event.level}",
+            )
+
+    async def _alert(self, alert: DriftAlert, key: str) -> None:
+        admission = self.limiter.admit(key)
+        if not admission.allowed:
+            return
+        if admission.suppressed:
+            details = dict(alert.details or {})
+            details["suppressed_since_last"] = admission.suppressed
+            alert = alert.model_copy(update={"details": details})
+        log.warning(
+            "drift alert %s/%s value=%.3f action=%s",
+            alert.detector,
+            alert.signal,
+            alert.value,
+            alert.action,
+        )
+        if self.send is not None:
+            await self.send(
+                self.settings.topics.drift_alerts, self.model.encode(), alert.to_bytes()
+            )
+            self.alerts_sent += 1
+
+    # -- publication ---------------------------------------------------------------------------
+
+    def candidate(
+        self, version: int, parent: int | None, examples_seen: int, metrics: dict[str, float]
+    ) -> Candidate:
+        """Describe a checkpoint just written."""
+        path = checkpoint_path(self.settings.artifact_dir, self.model, version)
+        cand = Candidate(
+            version, parent, str(path), checkpoint_digest(path), examples_seen, metrics
+        )
+        self.last_candidate = cand
+        return cand
+
+    async def consider(self, cand: Candidate, reason: str) -> GateDecision:
+        """Gate ``cand`` against the serving version; publish it or record the rejection."""
+        decision = await self.owner.evaluate(self.gate, self.holdout, self.last_loss)
+        wire_reason: UpdateReason = "drift" if reason == "drift" else "schedule"
+        info = VersionInfo(
+            model=self.model,
+            version=cand.version,
+            uri=cand.uri,
+            sha256=cand.sha256,
+            reason=wire_reason,
+            status="published" if decision.accepted else "rejected",
+            parent_version=self.serving_version,
+            metrics={**cand.metrics, **decision.flat_metrics()},
+            examples_seen=cand.examples_seen,
+            detail=f"{reason}: {decision.reason}",
+        )
+        if self.metrics is not None:
+            self.metrics.gate_decisions.labels(
+                model=self.model, decision="accepted" if decision.accepted else "rejected"
+            ).inc()
+        if decision.accepted:
+            update = await asyncio.to_thread(self.registry.publish, info)
+            await self._send_update(update.to_bytes())
+            await self.owner.promote()
+            previous = self.serving_version
+            self.serving_version = cand.version
+            self.rollbacks.begin(cand.version, previous)
+            log.info("published v%d (%s): %s", cand.version, reason, decision.reason)
+        else:
+            await asyncio.to_thread(self.registry.record_rejected, info)
+            log.warning("gate rejected v%d (%s): %s", cand.version, reason, decision.reason)
+        self.policy.resolve(decision.accepted)
+        return decision
+
+    async def _send_update(self, value: bytes) -> None:
+        if self.send is not None:
+            await self.send(self.settings.topics.model_updates, self.model.encode(), value)
+
+    async def _maybe_rollback(self) -> None:
+        try:
+            decision = self.rollbacks.check()
+        except RuntimeError:  # nothing published yet
+            return
+        if not decision.rollback:
+            return
+        target = decision.predecessor_version
+        update = await asyncio.to_thread(
+            self.registry.rollback, self.model, target, f"automatic: {decision.reason}"
+        )
+        await self._send_update(update.to_bytes())
+        info = await asyncio.to_thread(self.registry.get, self.model, target)
+        uri = info.uri if info is not None and info.uri != BUILTIN_V0 else None
+        # Training goes on from the restored version, not from the lineage that degraded.
+        await self.owner.adopt(uri, learner_too=True)
+        alert = DriftAlert(
+            model=self.model,
+            model_version=decision.published_version,
+            detector="rollback_monitor",
+            signal="error",
+            value=decision.published_error,
+            examples_seen=self.labelled,
+            timestamp=now_ms(),
+            action=f"rollback_to_v{target}",
+            details={
+                "predecessor_error": decision.predecessor_error,
+                "p_value": decision.p_value,
+                "published_n": decision.published_n,
+                "predecessor_n": decision.predecessor_n,
+            },
+        )
+        await self._alert(alert, "rollback_monitor")
+        log.error("rolled back v%d -> v%d: %s", decision.published_version, target, decision.reason)
+        self.serving_version = target
+        # Compare the restored version with nothing until something new is published.
+        self.rollbacks = RollbackMonitor(
+            self.settings.rollback_window,
+            self.settings.rollback_min_samples,
+            self.settings.rollback_alpha,
+        )
