@@ -116,10 +116,20 @@ class Settings(BaseModel):
     #: Scheduled checkpoints: after this many new examples, or this long after the first one.
     checkpoint_every_examples: int = Field(default=256, ge=1)
     checkpoint_every_s: float = Field(default=60.0, gt=0)
+    #: Learning rate; unset picks the scope's default (head 5e-3, top_k 1e-4, full 5e-5).
+    learner_lr: float | None = Field(default=None, gt=0)
+    learner_replay_size: int = Field(default=2048, ge=0)
+    learner_replay_fraction: float = Field(default=0.25, ge=0.0, lt=1.0)
+    #: Largest share of a training batch one ``user_id`` may have (the excess is dropped).
+    learner_max_user_share: float = Field(default=0.25, gt=0.0, le=1.0)
+    learner_rewarm_steps: int = Field(default=20, ge=0)
+    #: On a confirmed error drift, forget the replay buffer (it holds the old concept) and
+    #: re-warm the learning rate.
+    drift_reset_replay: bool = True
 
     # --- Model lifecycle: drift, validation gate, publication, rollback ---------------------
     #: One labelled example in ``holdout_modulus`` (by event-id hash) is held out of training.
-    holdout_modulus: int = Field(default=10, ge=2)
+    holdout_modulus: int = Field(default=5, ge=2)
     holdout_size: int = Field(default=300, ge=10)
     #: Optional JSONL of ``{"text": ..., "label": ...}``: a fixed trusted set for the gate.
     trusted_set_path: str | None = None
@@ -128,7 +138,7 @@ class Settings(BaseModel):
     gate_log_loss_margin: float = Field(default=0.1, ge=0.0)
     gate_min_examples: int = Field(default=20, ge=1)
     #: A drift candidate is made after this many examples trained past the detection.
-    publish_post_drift_examples: int = Field(default=30, ge=0)
+    publish_post_drift_examples: int = Field(default=100, ge=0)
     #: Scheduled candidates: every N trained examples, or every T seconds with new examples.
     publish_every_examples: int = Field(default=500, ge=1)
     publish_every_s: float = Field(default=60.0, gt=0)
@@ -140,8 +150,8 @@ class Settings(BaseModel):
     alert_window_s: float = Field(default=60.0, gt=0)
     #: JSON of a ``learners.drift.DriftConfig``; empty for the defaults.
     drift_config: str = ""
-    #: Serving's label-free monitor: one observation per this many predictions (their mean).
-    input_drift_chunk: int = Field(default=16, ge=1)
+    #: Serving's label-free monitor observes one prediction in this many (KSWIN costs ~3 ms).
+    input_drift_sample_every: int = Field(default=10, ge=1)
 
     @field_validator("labels", mode="before")
     @classmethod

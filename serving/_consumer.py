@@ -9,8 +9,8 @@ One batch follows a fixed order so a crash replays and never loses:
 A crash anywhere before step 3 replays the batch: duplicates, never losses.
 
 A memory-only broker that restarts loses topics, offsets and the group. Every few
-seconds the consumer compares what it committed with what the broker now holds; a
-committed offset that vanished, or an end offset below it, is reported (an ERROR log
+seconds the consumer compares what it committed with the group's committed offsets on the
+broker; an offset that vanished or went back is reported (an ERROR log
 line and a ``broker_data_lost`` dead letter) and the contract's topics are re-created.
 A publish that cannot be acknowledged within the flush timeout raises
 :class:`PublishError`, so the process exits non-zero for a supervisor to restart it
@@ -34,7 +34,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 from schemas import DeadLetter, Prediction, Rejection, Settings, dead_letter
 from serving._batcher import RawRecord, build_outputs, split_batch
 from serving._metrics import Metrics
-from serving._predictor import Predictor
+from serving._predictor import BatchOutput, Predictor
 from serving._records import PredictionRecord, RecordStore
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,7 @@ class ServingConsumer:
         producer: KafkaProducer,
         store: RecordStore,
         on_batch: Callable[[int, float], None] | None = None,
+        on_output: Callable[[BatchOutput, int], object] | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
@@ -83,6 +84,7 @@ class ServingConsumer:
         self.producer = producer
         self.store = store
         self.on_batch = on_batch
+        self.on_output = on_output
         self.stats = ServingStats()
         self.topics = settings.topics
         self.metrics = metrics
@@ -137,6 +139,8 @@ class ServingConsumer:
         if decoded.valid:
             t_model = time.perf_counter()
             out = predictor.predict([event.text for _, event in decoded.valid])
+            if self.on_output is not None:
+                self.on_output(out, predictor.version)
             model_s = time.perf_counter() - t_model
             predictions, stored = build_outputs(
                 decoded.valid, out, version=predictor.version, done_ns=time.monotonic_ns()
@@ -232,7 +236,8 @@ class ServingConsumer:
     def check_broker_loss(self) -> list[TopicPartition]:
         """Partitions whose committed offset the broker lost; reports and repairs them.
 
-        Compares what this consumer committed with the broker's committed and end offsets.
+        Compares what this consumer committed with the group's committed offsets now: gone
+        or lower means the broker lost the group (and, memory-only, the log with it).
         A loss is logged as an ERROR, dead-lettered (reason ``broker_data_lost``) and
         repaired by re-creating the contract's topics; consumption continues from the
         earliest offset the broker now holds.
@@ -243,16 +248,20 @@ class ServingConsumer:
             if tp not in assigned:
                 del self._committed[tp]
                 continue
+            # Only the group's committed offsets are trusted here: Tansu's end offsets can
+            # lag the last record of a batch, so they would report losses that are not.
             theirs = self.consumer.committed(tp)
-            end = self.consumer.end_offsets([tp]).get(tp)
-            if theirs is None or (end is not None and end < ours):
+            if theirs is None or theirs < ours:
                 lost.append(tp)
                 del self._committed[tp]
                 log.error(
-                    "broker data lost on %s[%d]: committed %d is now %s (end offset %s); the "
-                    "broker restarted without its data? Records not yet consumed there are "
-                    "gone; re-creating topics and continuing from the earliest offset",
-                    tp.topic, tp.partition, ours, theirs, end,
+                    "broker data lost on %s[%d]: this consumer committed %d, the broker now "
+                    "has %s; it restarted without its data? Records not yet consumed there "
+                    "are gone; re-creating topics and reading the new log from its start",
+                    tp.topic,
+                    tp.partition,
+                    ours,
+                    theirs,
                 )
         if lost:
             self.stats.broker_losses += len(lost)

@@ -11,8 +11,9 @@ from types import FrameType
 import torch
 
 from learners import build_initial, default_model_path, select_device
-from schemas import Settings
+from schemas import DriftAlert, Settings
 from serving._consumer import ServingConsumer
+from serving._input_drift import InputDriftWatch
 from serving._metrics import Metrics, start_metrics_server
 from serving._predictor import Predictor
 from serving._records import RecordStore
@@ -61,8 +62,22 @@ def run_serving(settings: Settings, stop: threading.Event | None = None) -> Serv
     metrics = Metrics()
     server, port = start_metrics_server(settings, metrics.registry)
     log.info("metrics on http://%s:%d/metrics", settings.metrics_host, port)
+
+    def emit_alert(alert: DriftAlert) -> None:
+        # Flushed with the batch's predictions, before its offsets are committed.
+        producer.send(
+            settings.topics.drift_alerts, key=alert.model.encode(), value=alert.to_bytes()
+        )
+
+    watch = InputDriftWatch(settings, emit_alert, metrics=metrics)
     serving = ServingConsumer(
-        settings, predictor, consumer=consumer, producer=producer, store=store, metrics=metrics
+        settings,
+        predictor,
+        consumer=consumer,
+        producer=producer,
+        store=store,
+        metrics=metrics,
+        on_output=watch.observe,
     )
     serving.ensure_topics = lambda: ensure_topics(settings)
     registry = Registry(store.client, settings.redis_prefix)

@@ -25,11 +25,11 @@ from typing import Protocol
 
 from learners import Example, StepResult, checkpoint_digest, checkpoint_path
 from learners.drift import (
-    DEFAULT_DETECTORS,
     AlertRateLimiter,
-    DriftConfig,
     DriftEvent,
     DriftMonitor,
+    Signal,
+    config_for,
 )
 from learners.gate import (
     GateDecision,
@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 Send = Callable[[str, bytes | None, bytes], Awaitable[None]]
 
 #: The worker watches the signals that need labels; serving watches the label-free ones.
-WORKER_SIGNALS = ("error", "loss")
+WORKER_SIGNALS: tuple[Signal, ...] = ("error", "loss")
 
 #: Stands in for a checkpoint digest for version 0 (it has no file).
 BUILTIN_V0_SHA = "0" * 64
@@ -61,9 +61,17 @@ class ModelOwner(Protocol):
     """What the lifecycle asks of the training thread (all awaitable)."""
 
     async def evaluate(
-        self, gate: ValidationGate, holdout: Holdout[Example], train_loss: float | None
+        self,
+        gate: ValidationGate,
+        holdout: Holdout[Example],
+        train_loss: float | None,
+        limit: int | None,
     ) -> GateDecision:
-        """Score champion and challenger on the holdout and let the gate decide."""
+        """Score champion and challenger on the (newest ``limit``) holdout; the gate decides."""
+        ...
+
+    async def on_drift(self) -> None:
+        """A confirmed drift: adapt the learner (forget stale replay, re-warm)."""
         ...
 
     async def promote(self) -> None:
@@ -85,18 +93,6 @@ class Candidate:
     sha256: str
     examples_seen: int
     metrics: dict[str, float]
-
-
-def drift_config(settings: Settings, signals: Iterable[str]) -> DriftConfig:
-    """The configured detectors (``STREAMTUNE_DRIFT_CONFIG``), or the defaults, on ``signals``."""
-    if settings.drift_config.strip():
-        config = DriftConfig.model_validate_json(settings.drift_config)
-    else:
-        config = DriftConfig(detectors=DEFAULT_DETECTORS)
-    wanted = set(signals)
-    return config.model_copy(
-        update={"detectors": tuple(d for d in config.detectors if d.signal in wanted)}
-    )
 
 
 def load_trusted(path: str | None) -> list[tuple[Example, str]]:
@@ -130,7 +126,7 @@ class Lifecycle:
         self.owner = owner
         self.metrics = metrics
         self.send: Send | None = None
-        self.monitor = DriftMonitor(drift_config(s, WORKER_SIGNALS))
+        self.monitor = DriftMonitor(config_for(s.drift_config, WORKER_SIGNALS))
         self.limiter = AlertRateLimiter(s.alert_max_per_window, s.alert_window_s, clock)
         self.holdout: Holdout[Example] = Holdout(
             HoldoutPolicy(s.holdout_modulus), s.holdout_size, load_trusted(s.trusted_set_path)
@@ -152,6 +148,8 @@ class Lifecycle:
         self.last_loss: float | None = None
         self.last_candidate: Candidate | None = None
         self.alerts_sent = 0
+        #: Held-out examples since the last confirmed drift (``None``: no drift in play).
+        self.held_since_drift: int | None = None
 
     @property
     def model(self) -> str:
@@ -184,7 +182,10 @@ class Lifecycle:
 
     def hold_out(self, example: Example) -> bool:
         """Whether ``example`` goes to the holdout instead of training (deterministic)."""
-        return self.holdout.offer(example.event_id, example, example.label)
+        held = self.holdout.offer(example.event_id, example, example.label)
+        if held and self.held_since_drift is not None:
+            self.held_since_drift += 1
+        return held
 
     async def observe_feedback(
         self, joined: Iterable[tuple[FeedbackEvent, PredictionRecord]]
@@ -226,6 +227,9 @@ class Lifecycle:
         for event in events:
             if event.level == "drift":
                 self.policy.on_drift()
+                if event.signal == "error":
+                    self.held_since_drift = 0
+                    await self.owner.on_drift()
             if self.metrics is not None:
                 self.metrics.drift_detections.labels(
                     detector=event.detector, signal=event.signal
@@ -278,7 +282,9 @@ class Lifecycle:
 
     async def consider(self, cand: Candidate, reason: str) -> GateDecision:
         """Gate ``cand`` against the serving version; publish it or record the rejection."""
-        decision = await self.owner.evaluate(self.gate, self.holdout, self.last_loss)
+        # A drift candidate is judged on what was held out after the drift only.
+        limit = self.held_since_drift if reason == "drift" else None
+        decision = await self.owner.evaluate(self.gate, self.holdout, self.last_loss, limit)
         wire_reason: UpdateReason = "drift" if reason == "drift" else "schedule"
         info = VersionInfo(
             model=self.model,
@@ -308,6 +314,8 @@ class Lifecycle:
             await asyncio.to_thread(self.registry.record_rejected, info)
             log.warning("gate rejected v%d (%s): %s", cand.version, reason, decision.reason)
         self.policy.resolve(decision.accepted)
+        if decision.accepted and reason == "drift":
+            self.held_since_drift = None
         return decision
 
     async def _send_update(self, value: bytes) -> None:

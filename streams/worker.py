@@ -24,6 +24,7 @@ import torch
 from learners import (
     IncrementalLearner,
     LearnerConfig,
+    ReplayBuffer,
     StepResult,
     TextClassifier,
     build_initial,
@@ -37,7 +38,7 @@ from learners import (
     tokenize,
 )
 from learners._examples import Example
-from learners.gate import GateDecision, Holdout, Scores, ValidationGate
+from learners.gate import EvalSet, GateDecision, Holdout, HoldoutSet, Scores, ValidationGate
 from schemas import Settings
 from serving._metrics import Metrics, start_metrics_server
 from serving._records import RecordStore
@@ -52,6 +53,9 @@ from streams.agents import register_feedback_agent
 from streams.app import make_app
 
 log = logging.getLogger(__name__)
+
+#: Default learning rate per scope: the head alone takes much larger steps than the encoder.
+SCOPE_LR = {"head": 5e-3, "top_k": 1e-4, "full": 5e-5}
 
 
 class LearnerTrainer:
@@ -93,8 +97,23 @@ class LearnerTrainer:
     def _config(self) -> LearnerConfig:
         s = self.settings
         return LearnerConfig(
-            scope=s.worker_scope, seed=s.seed, max_seq_len=s.max_seq_len, device=s.device
+            scope=s.worker_scope,
+            seed=s.seed,
+            max_seq_len=s.max_seq_len,
+            device=s.device,
+            lr=s.learner_lr or SCOPE_LR[s.worker_scope],
+            replay_size=s.learner_replay_size,
+            replay_fraction=s.learner_replay_fraction,
+            max_user_share=s.learner_max_user_share,
+            rewarm_steps=s.learner_rewarm_steps,
         )
+
+    def on_drift(self) -> None:
+        """A confirmed drift: the replay buffer holds the old concept; re-warm the LR."""
+        if self.settings.drift_reset_replay:
+            cfg = self._learner.config
+            self._learner.replay = ReplayBuffer(cfg.replay_size, seed=cfg.seed)
+        self._learner.rewarm()
 
     def _load(self, uri: str | None) -> TextClassifier:
         if uri is None:
@@ -141,9 +160,17 @@ class LearnerTrainer:
             return torch.softmax(model.head(emb).float(), dim=-1).numpy()
 
     def gate_decision(
-        self, gate: ValidationGate, holdout: Holdout[Example], train_loss: float | None
+        self,
+        gate: ValidationGate,
+        holdout: Holdout[Example],
+        train_loss: float | None,
+        limit: int | None = None,
     ) -> GateDecision:
-        """Champion vs the learner's model (challenger) on the holdout."""
+        """Champion vs the learner's model (challenger) on the holdout.
+
+        ``limit`` keeps only the newest held-out examples: after a drift, the ones that
+        arrived after it, so the old concept does not vote against the adapted model.
+        """
         if self.champion is None:
             raise RuntimeError("no champion: adopt() first")
         champion, challenger = self.champion, self._learner.model
@@ -153,9 +180,17 @@ class LearnerTrainer:
                 self._proba(model, xs) if xs else np.zeros((0, len(model.labels))), model.labels
             )
 
+        def scored(subset: HoldoutSet[Example]) -> EvalSet:
+            xs = subset.examples
+            return EvalSet(subset.labels, scorer(champion)(xs), scorer(challenger)(xs))
+
         weights = [p.detach().cpu() for p in challenger.parameters()]
-        return gate.decide_on(
-            holdout, scorer(champion), scorer(challenger), weights=weights, train_loss=train_loss
+        trusted = holdout.trusted
+        return gate.decide(
+            scored(holdout.recent(limit)),
+            scored(trusted) if trusted is not None else None,
+            weights=weights,
+            train_loss=train_loss,
         )
 
     def learn(self, examples: Sequence[Example]) -> StepResult:
@@ -205,10 +240,20 @@ class ExecutorOwner:
         self.trainer = trainer
 
     async def evaluate(
-        self, gate: ValidationGate, holdout: Holdout[Example], train_loss: float | None
+        self,
+        gate: ValidationGate,
+        holdout: Holdout[Example],
+        train_loss: float | None,
+        limit: int | None,
     ) -> GateDecision:
         """See :meth:`LearnerTrainer.gate_decision`."""
-        return await self.executor.call(self.trainer.gate_decision, gate, holdout, train_loss)
+        return await self.executor.call(
+            self.trainer.gate_decision, gate, holdout, train_loss, limit
+        )
+
+    async def on_drift(self) -> None:
+        """See :meth:`LearnerTrainer.on_drift`."""
+        await self.executor.call(self.trainer.on_drift)
 
     async def promote(self) -> None:
         """See :meth:`LearnerTrainer.promote`."""

@@ -8,7 +8,14 @@ and embedding distance to a reference window (KSWIN).
 
 from learners.drift._adwin import AdwinDetector
 from learners.drift._base import SignalDetector
-from learners.drift._config import DEFAULT_DETECTORS, SIGNALS, DetectorSpec, DriftConfig, Signal
+from learners.drift._config import (
+    DEFAULT_DETECTORS,
+    SIGNALS,
+    DetectorSpec,
+    DriftConfig,
+    Signal,
+    config_for,
+)
 from learners.drift._ddm import DdmDetector
 from learners.drift._event import DriftEvent, Level
 from learners.drift._kswin import KswinDetector
@@ -37,5 +44,6 @@ __all__ = [
     "Signal",
     "SignalDetector",
     "UnknownDetectorError",
+    "config_for",
     "make_detector",
 ]

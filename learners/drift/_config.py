@@ -106,3 +106,16 @@ class DriftConfig(BaseModel):
         if duplicates:
             raise ValueError(f"duplicate detector names: {duplicates}")
         return detectors
+
+
+def config_for(json_text: str, signals: tuple[Signal, ...]) -> DriftConfig:
+    """A configuration from JSON (empty: the defaults), keeping the detectors on ``signals``.
+
+    Examples
+    --------
+    >>> [d.name for d in config_for("", ("error", "loss")).detectors]
+    ['error_adwin', 'loss_page_hinkley']
+    """
+    config = DriftConfig.model_validate_json(json_text) if json_text.strip() else DriftConfig()
+    kept = tuple(d for d in config.detectors if d.signal in signals)
+    return config.model_copy(update={"detectors": kept})
