@@ -122,7 +122,8 @@ class Settings(BaseModel):
     learner_replay_fraction: float = Field(default=0.25, ge=0.0, lt=1.0)
     #: Largest share of a training batch one ``user_id`` may have (the excess is dropped).
     learner_max_user_share: float = Field(default=0.25, gt=0.0, le=1.0)
-    learner_rewarm_steps: int = Field(default=20, ge=0)
+    #: Linear LR warm-up after a drift (0: none; adaptation wants full steps at once).
+    learner_rewarm_steps: int = Field(default=0, ge=0)
     #: On a confirmed error drift, forget the replay buffer (it holds the old concept) and
     #: re-warm the learning rate.
     drift_reset_replay: bool = True

@@ -22,6 +22,9 @@ def _common(settings: Settings) -> dict[str, Any]:
         "bootstrap_servers": settings.bootstrap_servers.split(","),
         "client_id": settings.client_id,
         "request_timeout_ms": settings.request_timeout_ms,
+        # A topic re-created after a broker restart is noticed within seconds (the default,
+        # 5 minutes, leaves a subscribed consumer with no partitions for that long).
+        "metadata_max_age_ms": 5_000,
         **kafka_python_security(settings),
     }
 

@@ -229,6 +229,9 @@ class Lifecycle:
                 self.policy.on_drift()
                 if event.signal == "error":
                     self.held_since_drift = 0
+                    # The concept changed: live error rates before and after it are not
+                    # comparable, so no rollback is judged until the next publication.
+                    self.rollbacks = self._new_rollback_monitor()
                     await self.owner.on_drift()
             if self.metrics is not None:
                 self.metrics.drift_detections.labels(
@@ -358,8 +361,8 @@ class Lifecycle:
         log.error("rolled back v%d -> v%d: %s", decision.published_version, target, decision.reason)
         self.serving_version = target
         # Compare the restored version with nothing until something new is published.
-        self.rollbacks = RollbackMonitor(
-            self.settings.rollback_window,
-            self.settings.rollback_min_samples,
-            self.settings.rollback_alpha,
-        )
+        self.rollbacks = self._new_rollback_monitor()
+
+    def _new_rollback_monitor(self) -> RollbackMonitor:
+        s = self.settings
+        return RollbackMonitor(s.rollback_window, s.rollback_min_samples, s.rollback_alpha)

@@ -88,14 +88,14 @@ class Stack:
         return self.settings
 
     def child_env(self) -> dict[str, str]:
-        """The environment children get: this one plus the stack's addresses."""
-        return python_env(
-            {
-                "STREAMTUNE_BOOTSTRAP_SERVERS": self.settings.bootstrap_servers,
-                "STREAMTUNE_REDIS_URL": self.settings.redis_url.get_secret_value(),
-                "HF_HUB_OFFLINE": "1",
-            }
-        )
+        """The environment children get: the stack's effective settings over this one."""
+        # Every setting the stack was given (not only what the environment said) reaches
+        # the children, so a program that overrides settings gets consistent children.
+        env = self.settings.to_env()
+        env["STREAMTUNE_BOOTSTRAP_SERVERS"] = self.settings.bootstrap_servers
+        env["STREAMTUNE_REDIS_URL"] = self.settings.redis_url.get_secret_value()
+        env["HF_HUB_OFFLINE"] = "1"
+        return python_env(env)
 
     def add(self, name: str, command: list[str], extra_env: dict[str, str] | None = None) -> Child:
         """Start ``streamtune <command>`` as a supervised child."""

@@ -201,9 +201,17 @@ def cmd_models(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     """Start the embedded stack, stream a sample file, print predictions."""
-    from streams._demo import run_demo
+    from streams._demo import DemoOptions, run_demo
 
-    return run_demo(settings, events_path=args.file)
+    options = DemoOptions(
+        events=args.events,
+        change_at=args.change_at if args.change_at is not None else int(args.events * 0.6),
+        rate=args.rate,
+        feedback_fraction=args.feedback_fraction,
+        feedback_delay_s=args.feedback_delay,
+        report_dir=args.report_dir,
+    )
+    return run_demo(settings, options)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -220,8 +228,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--serving", type=int, default=1, help="serving processes (default 1)")
     up.set_defaults(func=cmd_up)
 
-    demo = sub.add_parser("demo", help="embedded stack + a sample stream, printed predictions")
-    demo.add_argument("--file", default=None, help="JSONL texts (default: bundled sample)")
+    demo = sub.add_parser("demo", help="embedded stack, a drifting stream, a report with plots")
+    demo.add_argument("--events", type=int, default=2000)
+    demo.add_argument("--change-at", type=int, default=None, help="default: 60%% of --events")
+    demo.add_argument("--rate", type=float, default=30.0, help="texts per second")
+    demo.add_argument("--feedback-fraction", type=float, default=1.0)
+    demo.add_argument("--feedback-delay", type=float, default=1.0, help="seconds")
+    demo.add_argument("--report-dir", default="reports/demo")
     demo.set_defaults(func=cmd_demo)
 
     sub.add_parser("serve", help="one serving consumer").set_defaults(func=cmd_serve)
