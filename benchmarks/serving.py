@@ -56,7 +56,9 @@ def bare_forward(texts: list[str], labels: list[str], desc: dict[str, str], batc
         return len(texts) / (time.perf_counter() - t0)
 
 
-def drain(settings: Settings, ids: set[str], timeout: float, progress: Progress) -> dict[str, float]:
+def drain(
+    settings: Settings, ids: set[str], timeout: float, progress: Progress
+) -> dict[str, float]:
     """Consume predictions until every id is seen; returns id → arrival time."""
     consumer = open_tail(settings, settings.topics.predictions, from_beginning=True)
     seen: dict[str, float] = {}

@@ -28,7 +28,7 @@ from typing import Any
 
 import redis
 from kafka import KafkaConsumer, KafkaProducer
-from kafka.errors import CommitFailedError, KafkaError
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from schemas import DeadLetter, Prediction, Rejection, Settings, dead_letter
@@ -227,11 +227,13 @@ class ServingConsumer:
             self.consumer.commit(offsets)
             for tp, meta in offsets.items():
                 self._committed[tp] = meta.offset
-        except CommitFailedError as exc:
-            # The group rebalanced under us: another member will replay these records.
-            # That gives duplicate predictions (allowed), never lost ones.
+        except KafkaError as exc:
+            # The group rebalanced under us (CommitFailedError, RebalanceInProgressError),
+            # or the coordinator is gone: another member, or this one after rejoining,
+            # replays these records. That gives duplicate predictions (allowed), never lost
+            # ones, and the consumer must not die of it.
             self.stats.commit_failures += 1
-            log.warning("offset commit failed after a rebalance, batch will replay: %s", exc)
+            log.warning("offset commit failed, the batch will replay: %r", exc)
 
     def check_broker_loss(self) -> list[TopicPartition]:
         """Partitions whose committed offset the broker lost; reports and repairs them.
@@ -242,11 +244,21 @@ class ServingConsumer:
         repaired by re-creating the contract's topics; consumption continues from the
         earliest offset the broker now holds.
         """
+        if not self.consumer.partitions_for_topic(self.topics.texts):
+            log.error(
+                "topic %s is gone: the broker restarted without its data? Re-creating the "
+                "contract's topics",
+                self.topics.texts,
+            )
+            self.stats.broker_losses += 1
+            if self.ensure_topics is not None:
+                self.ensure_topics()
         lost: list[TopicPartition] = []
         assigned = self.consumer.assignment()
         for tp, ours in list(self._committed.items()):
             if tp not in assigned:
-                del self._committed[tp]
+                # Kept: if it comes back, its offset can only have moved forward, unless the
+                # broker lost it (a rejoin after a restart hands it back with none).
                 continue
             # Only the group's committed offsets are trusted here: Tansu's end offsets can
             # lag the last record of a batch, so they would report losses that are not.

@@ -47,6 +47,13 @@ def build_parser(prog: str = "streamtune bench") -> argparse.ArgumentParser:
         default=d.real_events,
         help="events of the real-system run (0 skips it)",
     )
+    p.add_argument(
+        "--real-settle",
+        type=float,
+        default=None,
+        help="seconds to wait for a publication after the real run's last label",
+    )
+    p.add_argument("--baselines", default=",".join(d.baselines), help="baselines to run")
     p.add_argument("--threads", type=int, default=d.threads, help="torch threads")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--out", default=d.out_dir, help="output folder")
@@ -79,6 +86,8 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         window=args.window,
         periodic_every=args.periodic_every,
         real_events=args.real_events,
+        real_settle_s=args.real_settle,
+        baselines=tuple(b for b in args.baselines.split(",") if b),
         threads=args.threads,
         seed=args.seed,
         out_dir=args.out,

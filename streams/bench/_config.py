@@ -57,12 +57,17 @@ class BenchConfig:
         ``periodic_fixed`` retrains every this many labels (whatever its compute).
     real_events
         Events of the real-system run (0 skips it).
+    real_settle_s
+        After the real run's last label, how long to wait for a publication that includes
+        it (``None``: the scheduled publication interval plus 10 s; 0: do not wait).
     seed, threads
         Stream seed; torch threads of this process.
     out_dir
         Where ``bench.json`` and the PNGs go (``None``: write nothing).
     worker
         Worker settings (``Settings`` field names) for the replay and the real run.
+    baselines
+        Baselines to run, from :data:`BASELINES`.
 
     Examples
     --------
@@ -83,10 +88,12 @@ class BenchConfig:
     window: int = 100
     periodic_every: int = 200
     real_events: int = 400
+    real_settle_s: float | None = None
     seed: int = 0
     threads: int = 2
     out_dir: str | None = "benchmarks/results/bench"
     worker: dict[str, Any] = field(default_factory=lambda: dict(WORKER_OVERRIDES))
+    baselines: tuple[str, ...] = BASELINES
 
     def __post_init__(self) -> None:
         for name in self.streams:
@@ -95,6 +102,9 @@ class BenchConfig:
         for scope in self.scopes:
             if scope not in SCOPES:
                 raise ValueError(f"unknown scope {scope!r}; valid: {', '.join(SCOPES)}")
+        for name in self.baselines:
+            if name not in BASELINES:
+                raise ValueError(f"unknown baseline {name!r}; valid: {', '.join(BASELINES)}")
         if self.events < 2 * self.window or self.delay < 0 or self.rate <= 0:
             raise ValueError("need events >= 2 * window, delay >= 0 and rate > 0")
 

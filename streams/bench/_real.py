@@ -110,9 +110,14 @@ def run_real(
     delay: int,
     burst: int,
     overrides: dict[str, Any],
+    settle_s: float | None = None,
     timeout_s: float = 300.0,
 ) -> dict[str, Any]:
-    """Replay the first ``events`` of ``stream`` through the real system (head scope)."""
+    """Replay the first ``events`` of ``stream`` through the real system (head scope).
+
+    ``settle_s``: how long to wait after the last label for a publication that covers it
+    (``None``: ``publish_every_s`` + 10 s).
+    """
     chosen = stream.events[:events]
     with tempfile.TemporaryDirectory(prefix="streamtune-bench-real-") as tmp:
         s = real_settings(base, stream, overrides, str(Path(tmp) / "artifacts"))
@@ -125,7 +130,16 @@ def run_real(
             worker = stack.add("worker", ["worker"], env)
             try:
                 return _replay(
-                    eff, stack, serve.proc, worker.proc, chosen, rate, delay, burst, timeout_s
+                    eff,
+                    stack,
+                    serve.proc,
+                    worker.proc,
+                    chosen,
+                    rate,
+                    delay,
+                    burst,
+                    timeout_s,
+                    settle_s,
                 )
             finally:
                 with contextlib.suppress(Exception):
@@ -145,6 +159,7 @@ def _replay(
     delay: int,
     burst: int,
     timeout_s: float,
+    settle_s: float | None,
 ) -> dict[str, Any]:
     producer = make_producer(s)
     preds = _Reader(s, s.topics.predictions)
@@ -229,7 +244,8 @@ def _replay(
     # is due after ``publish_every_examples`` or ``publish_every_s``); keep serving busy so
     # a publication shows up in a prediction.
     updates = _Reader(s, s.topics.model_updates)
-    settle_until = time.monotonic() + min(timeout_s, s.publish_every_s + 10)
+    settle = s.publish_every_s + 10 if settle_s is None else settle_s
+    settle_until = time.monotonic() + min(timeout_s, settle)
     probe = 0
     while time.monotonic() < settle_until:
         updates.poll(timeout_ms=200)

@@ -260,6 +260,7 @@ def _real_block(
         delay=cfg.delay,
         burst=max(50, cfg.real_events // 2),
         overrides=cfg.worker,
+        settle_s=cfg.real_settle_s,
     )
     prefix = TextStream(
         stream.name,
@@ -333,21 +334,26 @@ def run_bench(
     emb: Embeddings | None = None
     deep = [s for s in cfg.scopes if s != "head"]
     main_scopes = [s for s in cfg.scopes if s == "head" or cfg.events_for(s) == cfg.events]
-    from streams.bench._config import BASELINES
-
     for name in cfg.streams:
         stream = build_stream(name, cfg.events, cfg.seed)
         if emb is None:
             emb = Embeddings(stream.labels, dict(stream.descriptions))
         emit(f"{name}: {len(stream)} events, change points {list(stream.change_points)}")
-        block: dict[str, Any] = {"main": run_stream(stream, emb, cfg, main_scopes, BASELINES, emit)}
+        block: dict[str, Any] = {
+            "main": run_stream(stream, emb, cfg, main_scopes, cfg.baselines, emit)
+        }
         short_scopes = [s for s in deep if s not in main_scopes]
         if short_scopes:
             n_short = cfg.events_for(short_scopes[0])
             short = build_stream(name, n_short, cfg.seed)
             emit(f"{name} (short, {n_short} events) for {', '.join(short_scopes)}")
             block["short"] = run_stream(
-                short, emb, cfg, ["head", *short_scopes], ("static_v0", "river"), emit
+                short,
+                emb,
+                cfg,
+                ["head", *short_scopes],
+                [b for b in cfg.baselines if b in ("static_v0", "river")],
+                emit,
             )
         result["streams"][name] = block
     if cfg.real_events > 0:

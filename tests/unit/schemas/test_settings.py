@@ -32,7 +32,7 @@ def test_other_variables_are_ignored() -> None:
 def test_frozen() -> None:
     s = Settings()
     with pytest.raises(ValueError, match="frozen"):
-        s.partitions = 4  # type: ignore[misc]
+        s.partitions = 4
 
 
 def test_labels_and_descriptions_parse() -> None:
