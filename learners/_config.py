@@ -39,7 +39,7 @@ class LearnerConfig(BaseModel):
     replay_size: int = Field(default=2048, ge=0)
     #: Share of each trained batch drawn from replay (the rest is new examples).
     replay_fraction: float = Field(default=0.25, ge=0, lt=1)
-    #: Largest share of an incoming batch one ``user_id`` may have; the excess is dropped.
+    #: Largest share of an incoming batch one ``user_id`` may weigh; the excess is down-weighted.
     max_user_share: float = Field(default=0.25, gt=0, le=1)
     seed: int = 0
     max_seq_len: int = Field(default=128, ge=8, le=512)

@@ -120,7 +120,7 @@ class Settings(BaseModel):
     learner_lr: float | None = Field(default=None, gt=0)
     learner_replay_size: int = Field(default=2048, ge=0)
     learner_replay_fraction: float = Field(default=0.25, ge=0.0, lt=1.0)
-    #: Largest share of a training batch one ``user_id`` may have (the excess is dropped).
+    #: Largest share of a training batch one ``user_id`` may weigh (the excess is down-weighted).
     learner_max_user_share: float = Field(default=0.25, gt=0.0, le=1.0)
     #: Linear LR warm-up after a drift (0: none; adaptation wants full steps at once).
     learner_rewarm_steps: int = Field(default=0, ge=0)

@@ -236,7 +236,7 @@ class FeedbackPipeline:
         self._observe_step(result.n_trained, result.mean_loss, len(examples), t0)
         if self.lifecycle is not None:
             await self.lifecycle.observe_step(result)
-        # Ids dropped by the per-user cap are acknowledged untrained and left unmarked.
+        # The per-user cap down-weights, never drops: every example here is trained.
         self.ledger.stage(result.event_ids)
         self.schedule.add(result.n_trained)
         self.counters["trained"] += result.n_trained

@@ -22,11 +22,15 @@ def ex(i: int, label: str = "a", user: str | None = None) -> Example:
     return Example(f"e{i}", f"text {i}", label, user_id=user)
 
 
-def test_cap_drops_excess_of_one_user_keeping_earliest() -> None:
+def test_cap_downweights_one_user_to_the_cap() -> None:
     batch = [ex(i, user="flood") for i in range(6)] + [ex(10, user="x"), ex(11, user="y")]
     result = cap_per_user(batch, 0.25)  # cap = floor(0.25 * 8) = 2
-    assert [e.event_id for e in result.kept] == ["e0", "e1", "e10", "e11"]
-    assert [e.event_id for e in result.dropped] == ["e2", "e3", "e4", "e5"]
+    assert [e.event_id for e in result.kept] == [e.event_id for e in batch]
+    flood = [e.weight for e in result.kept if e.user_id == "flood"]
+    assert sum(flood) == pytest.approx(2.0)  # six examples weigh as much as two
+    assert [e.weight for e in result.kept if e.user_id != "flood"] == [1.0, 1.0]
+    assert result.downweighted == ("e0", "e1", "e2", "e3", "e4", "e5")
+    assert not result.dropped
 
 
 def test_cap_never_drops_anonymous_or_below_one() -> None:
