@@ -49,6 +49,10 @@ class PublishError(RuntimeError):
     """A prediction or dead letter was not acknowledged; the batch is not committed."""
 
 
+class BrokerDataLost(RuntimeError):
+    """The broker lost this group's offsets or the texts topic (a memory-only restart)."""
+
+
 @dataclass
 class ServingStats:
     """Counters a serving consumer keeps (also exported as metrics)."""
@@ -235,14 +239,13 @@ class ServingConsumer:
             self.stats.commit_failures += 1
             log.warning("offset commit failed, the batch will replay: %r", exc)
 
-    def check_broker_loss(self) -> list[TopicPartition]:
-        """Partitions whose committed offset the broker lost; reports and repairs them.
+    def check_broker_loss(self) -> None:
+        """Raise :class:`BrokerDataLost` (after reporting it) when the broker lost our state.
 
         Compares what this consumer committed with the group's committed offsets now: gone
         or lower means the broker lost the group (and, memory-only, the log with it).
-        A loss is logged as an ERROR, dead-lettered (reason ``broker_data_lost``) and
-        repaired by re-creating the contract's topics; consumption continues from the
-        earliest offset the broker now holds.
+        A loss is logged as an ERROR, dead-lettered (reason ``broker_data_lost``) and the
+        contract's topics are re-created before raising.
         """
         if not self.consumer.partitions_for_topic(self.topics.texts):
             log.error(
@@ -253,6 +256,7 @@ class ServingConsumer:
             self.stats.broker_losses += 1
             if self.ensure_topics is not None:
                 self.ensure_topics()
+            raise BrokerDataLost(f"topic {self.topics.texts} vanished from the broker")
         lost: list[TopicPartition] = []
         assigned = self.consumer.assignment()
         for tp, ours in list(self._committed.items()):
@@ -269,7 +273,7 @@ class ServingConsumer:
                 log.error(
                     "broker data lost on %s[%d]: this consumer committed %d, the broker now "
                     "has %s; it restarted without its data? Records not yet consumed there "
-                    "are gone; re-creating topics and reading the new log from its start",
+                    "are gone; re-creating topics and exiting for a restart",
                     tp.topic,
                     tp.partition,
                     ours,
@@ -288,16 +292,18 @@ class ServingConsumer:
                     raw=None,
                 )
                 self.producer.send(self.topics.dead_letter, value=letter.to_bytes())
-            # Everything the new log holds came after the loss: read it from its start.
-            self.consumer.seek_to_beginning(*lost)
             self.producer.flush(timeout=FLUSH_TIMEOUT_S)
-        return lost
+            raise BrokerDataLost(
+                f"the broker lost the committed offsets of {len(lost)} partitions "
+                f"({', '.join(f'{tp.topic}[{tp.partition}]' for tp in lost)})"
+            )
 
     def run(self, stop: threading.Event) -> None:
         """Serve until ``stop`` is set; the batch in hand is finished first.
 
-        Raises :class:`PublishError` when a batch cannot be acknowledged: the batch is not
-        committed, so whoever owns the partition next replays it.
+        Raises :class:`PublishError` when a batch cannot be acknowledged (the batch is not
+        committed, so whoever owns the partition next replays it) and
+        :class:`BrokerDataLost` when the broker lost the group; a supervisor restarts.
         """
         while not stop.is_set():
             try:
@@ -309,6 +315,9 @@ class ServingConsumer:
                 log.warning("poll failed, retrying: %s", exc)
                 stop.wait(0.5)
                 continue
+            except BrokerDataLost as exc:
+                log.error("%s; exiting so a supervisor restarts me", exc)
+                raise
             try:
                 self.process(batch)
             except PublishError as exc:
