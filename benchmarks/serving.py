@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -136,6 +137,13 @@ def main() -> None:
                 rate = serving * args.load
                 lat_events = events[args.texts :]
                 sent_at: dict[str, float] = {}
+                # Consume while producing, so arrival times are real arrival times.
+                arrived: dict[str, float] = {}
+                lat_ids = {e.event_id for e in lat_events}
+                reader = threading.Thread(
+                    target=lambda: arrived.update(drain(settings, lat_ids, 300, progress))
+                )
+                reader.start()
                 task = progress.add_task(f"latency run at {rate:.0f}/s", total=len(lat_events))
                 t0 = time.perf_counter()
                 for i, e in enumerate(lat_events):
@@ -148,7 +156,7 @@ def main() -> None:
                     )
                     producer.flush()
                     progress.update(task, completed=i + 1)
-                arrived = drain(settings, set(sent_at), 300, progress)
+                reader.join()
         finally:
             stop(proc)
             producer.close()

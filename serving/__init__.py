@@ -1,7 +1,7 @@
 """Serving: consumers that classify texts with the current model version and publish predictions."""
 
 from serving._batcher import Decoded, RawRecord, build_outputs, split_batch
-from serving._consumer import PublishError, ServingConsumer, ServingStats
+from serving._consumer import BrokerDataLost, PublishError, ServingConsumer, ServingStats
 from serving._metrics import Metrics, exported_names, start_metrics_server
 from serving._predictor import BatchOutput, Predictor
 from serving._records import PredictionRecord, RecordStore
@@ -11,6 +11,7 @@ from serving._swap import ModelSwapper, SwapStats, SwapWatcher, checkpoint_dir
 
 __all__ = [
     "BatchOutput",
+    "BrokerDataLost",
     "Decoded",
     "HistoryEntry",
     "Metrics",

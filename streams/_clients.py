@@ -60,6 +60,8 @@ def make_consumer(
         "session_timeout_ms": settings.session_timeout_ms,
         "heartbeat_interval_ms": settings.heartbeat_interval_ms,
         "max_poll_interval_ms": settings.max_poll_interval_ms,
+        # A trickle of records should not wait out the default 500 ms fetch window.
+        "fetch_max_wait_ms": 100,
     }
     kwargs.update(overrides)
     consumer = KafkaConsumer(**kwargs)

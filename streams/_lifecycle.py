@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -297,7 +298,12 @@ class Lifecycle:
             reason=wire_reason,
             status="published" if decision.accepted else "rejected",
             parent_version=self.serving_version,
-            metrics={**cand.metrics, **decision.flat_metrics()},
+            # NaN (e.g. accuracy on an empty holdout) is not JSON: keep finite values only.
+            metrics={
+                k: v
+                for k, v in {**cand.metrics, **decision.flat_metrics()}.items()
+                if math.isfinite(v)
+            },
             examples_seen=cand.examples_seen,
             detail=f"{reason}: {decision.reason}",
         )

@@ -38,11 +38,12 @@ def open_tail(settings: Settings, topic: str, from_beginning: bool) -> KafkaCons
     consumer = make_consumer(settings, [], None)
     deadline = time.monotonic() + 10
     parts: Any = None
-    while parts is None and time.monotonic() < deadline:
+    # kafka-python answers None or an empty set for a topic it does not know (yet).
+    while not parts and time.monotonic() < deadline:
         parts = consumer.partitions_for_topic(topic)
-        if parts is None:
+        if not parts:
             time.sleep(0.1)
-    if parts is None:
+    if not parts:
         consumer.close()
         raise KeyError(f"topic {topic!r} does not exist")
     tps = [TopicPartition(topic, p) for p in sorted(parts)]
