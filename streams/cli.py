@@ -22,7 +22,7 @@ from streams._security import RedisCheckError, SecurityConfigError
 log = logging.getLogger("streamtune")
 
 #: Every subcommand, so deployment files can be checked against the real CLI.
-SUBCOMMANDS = ("up", "demo", "serve", "worker", "produce", "tail", "models")
+SUBCOMMANDS = ("up", "demo", "serve", "worker", "produce", "tail", "models", "bench")
 
 #: Files above this many lines get a progress bar.
 PROGRESS_MIN_LINES = 1000
@@ -199,6 +199,13 @@ def cmd_models(settings: Settings, args: argparse.Namespace) -> int:
         client.close()
 
 
+def cmd_bench(_settings: Settings, args: argparse.Namespace) -> int:
+    """Streamtune and its baselines on the same drifting streams (see benchmarks/README.md)."""
+    from streams.bench import main as bench_main
+
+    return bench_main(args.bench_args)
+
+
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     """Start the embedded stack, stream a sample file, print predictions."""
     from streams._demo import DemoOptions, run_demo
@@ -253,6 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--timeout", type=float, default=None, help="stop after S idle seconds")
     tail.set_defaults(func=cmd_tail)
 
+    bench = sub.add_parser(
+        "bench", help="compare streamtune with baselines (streamtune bench -- --help)"
+    )
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments of the bench")
+    bench.set_defaults(func=cmd_bench)
+
     models = sub.add_parser("models", help="list model versions, or roll back")
     models_sub = models.add_subparsers(dest="action", required=True)
     listing = models_sub.add_parser("list", help="versions, the current pointer, and history")
@@ -265,6 +278,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``streamtune`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        # The bench has its own parser: hand it everything after the word.
+        from streams.bench import main as bench_main
+
+        return bench_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
