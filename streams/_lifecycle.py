@@ -286,8 +286,9 @@ class Lifecycle:
 
     async def consider(self, cand: Candidate, reason: str) -> GateDecision:
         """Gate ``cand`` against the serving version; publish it or record the rejection."""
-        # A drift candidate is judged on what was held out after the drift only.
-        limit = self.held_since_drift if reason == "drift" else None
+        # While a drift is in play, any candidate is judged on what was held out after it:
+        # the old concept must not vote against a model that adapted to the new one.
+        limit = self.held_since_drift
         decision = await self.owner.evaluate(self.gate, self.holdout, self.last_loss, limit)
         wire_reason: UpdateReason = "drift" if reason == "drift" else "schedule"
         info = VersionInfo(
@@ -323,7 +324,7 @@ class Lifecycle:
             await asyncio.to_thread(self.registry.record_rejected, info)
             log.warning("gate rejected v%d (%s): %s", cand.version, reason, decision.reason)
         self.policy.resolve(decision.accepted)
-        if decision.accepted and reason == "drift":
+        if decision.accepted:
             self.held_since_drift = None
         return decision
 

@@ -1,7 +1,7 @@
 """Baselines streamtune is measured against, all driven by prequential evaluation.
 
-Installed with ``streams`` so ``streamtune bench`` runs from a wheel; ``benchmarks/baselines.py``
-holds the same code for the standalone scripts (the lead may turn it into a re-export).
+Installed with ``streams`` so ``streamtune bench`` runs from a wheel (the benchmark
+scripts import it from here too).
 
 - **River online pipelines** (:func:`river_pipelines`): bag-of-words / TF-IDF features into
   naive Bayes or linear models, ``learn_one`` per example. The best on the natural stream

@@ -82,7 +82,7 @@ class BenchConfig:
     streams: tuple[str, ...] = ("natural", "abrupt")
     events: int = 1600
     scopes: tuple[Scope, ...] = SCOPES
-    deep_events: int | None = 800
+    deep_events: int | None = 400
     rate: float = 20.0
     delay: int = 20
     window: int = 100

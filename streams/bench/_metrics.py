@@ -33,7 +33,7 @@ def score(
     >>> s = score(list("aabbaabb"), list("aab") + [None] + list("bbaa"), window=2,
     ...           change_points=[4])
     >>> s["accuracy"], s["coverage"], s["recovery"], s["pre_level"]
-    (0.5, 0.875, {'4': None}, {'4': 0.5})
+    (0.375, 0.875, {'4': None}, {'4': 0.5})
     """
     hits = correct(y_true, y_pred)
     rec: dict[str, int | None] = {}

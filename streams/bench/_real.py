@@ -283,7 +283,13 @@ def _replay(
     dead.close()
 
     fb_meta = {eid: (t, fut.get(timeout=10)) for eid, (t, fut) in fb_sent.items()}
-    pubs = [(t, ModelUpdate.model_validate_json(r.value)) for t, r in updates.items]
+    # The updates reader starts late, so its arrival times say nothing: use the update's own
+    # timestamp (epoch ms, this machine's clock) on this process's monotonic clock.
+    wall_to_mono = time.monotonic() - time.time()
+    pubs = []
+    for _, r in updates.items:
+        u = ModelUpdate.model_validate_json(r.value)
+        pubs.append((u.timestamp / 1000 + wall_to_mono, u))
     updates.close()
     preds.close()
     producer.close()

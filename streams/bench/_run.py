@@ -258,7 +258,7 @@ def _real_block(
         events=cfg.real_events,
         rate=cfg.rate,
         delay=cfg.delay,
-        burst=max(50, cfg.real_events // 2),
+        burst=max(10, cfg.real_events // 2),
         overrides=cfg.worker,
         settle_s=cfg.real_settle_s,
     )

@@ -128,14 +128,14 @@ def periodic_compute(n_labels: int, every: int) -> int:
 def match_every(n_labels: int, compute: int) -> int:
     """The retrain period whose compute is closest to ``compute`` (ties: the shorter period).
 
-    Periods that never refit (compute 0) are not candidates.
+    Candidates are ``1..n_labels`` (each refits at least once).
 
     Examples
     --------
     >>> match_every(1000, 2500)
     250
-    >>> match_every(1000, 1100)   # one refit at 1,000 (1000) beats two at 500 (1500)
-    1000
+    >>> match_every(1000, 1100)   # refits at 367 and 734 labels: 1,101 examples
+    367
     """
     if n_labels < 1:
         raise ValueError("need at least one label")

@@ -6,7 +6,16 @@ import importlib
 
 import pytest
 
-PACKAGES = ["schemas", "streams", "learners", "serving", "learners.drift", "streams.datasets"]
+PACKAGES = [
+    "schemas",
+    "streams",
+    "learners",
+    "serving",
+    "learners.drift",
+    "learners.gate",
+    "streams.datasets",
+    "streams.bench",
+]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks import baselines as bl
 from learners import _prequential as pq
+from streams.bench import _baselines as bl
 from streams.datasets import LabelledText, abrupt
 
 TOPICS = {
