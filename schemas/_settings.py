@@ -152,7 +152,7 @@ class Settings(BaseModel):
     #: JSON of a ``learners.drift.DriftConfig``; empty for the defaults.
     drift_config: str = ""
     #: Serving's label-free monitor observes one prediction in this many (KSWIN costs ~3 ms).
-    input_drift_sample_every: int = Field(default=10, ge=1)
+    input_drift_sample_every: int = Field(default=50, ge=1)
 
     @field_validator("labels", mode="before")
     @classmethod
