@@ -47,7 +47,6 @@ from typing import Any
 import numpy as np
 import torch
 from kafka import KafkaConsumer, KafkaProducer
-from kafka.structs import TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.progress import Progress
@@ -71,9 +70,9 @@ from streams import (  # noqa: E402
     make_producer,
     make_redis,
 )
-from streams._clients import make_consumer  # noqa: E402
 from streams._process import free_port, python_env, spawn, stop  # noqa: E402
 from streams._redis_server import redis_answers  # noqa: E402
+from streams._tail import open_tail  # noqa: E402
 from streams.datasets import natural  # noqa: E402
 
 console = Console(stderr=True)
@@ -82,28 +81,8 @@ console = Console(stderr=True)
 
 
 def open_reader(settings: Settings, topic: str, *, from_beginning: bool = False) -> KafkaConsumer:
-    """A group-less consumer of every partition of ``topic``, positioned now.
-
-    A short ``fetch_max_wait_ms`` so the measuring side adds little to what it measures.
-    """
-    consumer = make_consumer(settings, [], None, fetch_max_wait_ms=20)
-    deadline = time.monotonic() + 10
-    parts = consumer.partitions_for_topic(topic)
-    while parts is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-        parts = consumer.partitions_for_topic(topic)
-    if parts is None:
-        consumer.close()
-        raise KeyError(f"topic {topic!r} does not exist")
-    tps = [TopicPartition(topic, p) for p in sorted(parts)]
-    consumer.assign(tps)
-    if from_beginning:
-        consumer.seek_to_beginning(*tps)
-    else:
-        consumer.seek_to_end(*tps)
-    for tp in tps:
-        consumer.position(tp)  # resolve now: records produced from here on are seen
-    return consumer
+    """A group-less reader of ``topic`` with a short fetch wait: it adds little to the latency."""
+    return open_tail(settings, topic, from_beginning, fetch_max_wait_ms=20)
 
 
 def read_all(settings: Settings, topic: str, idle_s: float = 1.5) -> list[bytes]:

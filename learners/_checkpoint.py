@@ -1,9 +1,11 @@
 """Checkpoints: safetensors plus a JSON manifest, written atomically, verified before use.
 
 Layout: ``<artifact_dir>/<model_name>/v<version>/`` holding ``model.safetensors``,
-``config.json`` (the encoder's configuration) and ``manifest.json``. The manifest lists
-the sha256 of every other file; the sha256 of ``manifest.json`` itself is the digest a
-``ModelUpdate`` publishes, so it covers the whole checkpoint.
+``config.json`` (the encoder's configuration), optionally ``trained_ids.json`` (the
+sorted feedback event ids first trained into this version, so an audit can follow each
+example through the lineage) and ``manifest.json``. The manifest lists the sha256 of
+every other file; the sha256 of ``manifest.json`` itself is the digest a ``ModelUpdate``
+publishes, so it covers the whole checkpoint.
 
 Delta storage: by default only tensors that differ from the base encoder are stored
 (the head always), and the manifest names the base by path and the sha256 of its
@@ -32,7 +34,7 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import safetensors.torch
@@ -59,6 +61,12 @@ log = logging.getLogger(__name__)
 MODEL_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 MANIFEST_FILE = "manifest.json"
+TRAINED_IDS_FILE = "trained_ids.json"
+_REQUIRED_FILES = frozenset({MODEL_FILE, CONFIG_FILE})
+_OPTIONAL_FILES = frozenset({TRAINED_IDS_FILE})
+#: Stage passed to ``save_checkpoint(on_write=...)`` once half of the tensors are written
+#: (not yet complete, synced or renamed): where a fault test kills the writer.
+PARTIAL_WRITE = "model_partial"
 _MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 _VERSION_DIR = re.compile(r"^v(\d+)$")
 _HEAD_KEYS = ("head.linear.weight", "head.linear.bias")
@@ -108,8 +116,14 @@ def _cached_base_state(path: str, sha256: str) -> dict[str, torch.Tensor]:
     return {f"encoder.{k}": v.detach() for k, v in encoder.state_dict().items()}
 
 
-def _write_synced(path: Path, data: bytes) -> None:
+def _write_synced(path: Path, data: bytes, midway: Callable[[], None] | None = None) -> None:
     with open(path, "xb") as fh:
+        if midway is not None:
+            half = len(data) // 2
+            fh.write(data[:half])
+            fh.flush()
+            midway()
+            data = data[half:]
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
@@ -203,6 +217,8 @@ def save_checkpoint(
     base_model_path: str | Path | None = None,
     full_state: bool | None = None,
     created_ms: int | None = None,
+    trained_ids: Iterable[str] | None = None,
+    on_write: Callable[[str], None] | None = None,
 ) -> Manifest:
     """Write ``<artifact_dir>/<model_name>/v<version>/`` atomically and return its manifest.
 
@@ -229,6 +245,13 @@ def save_checkpoint(
         Store every tensor and no base reference. Defaults to ``scope == "full"``.
     created_ms
         Creation time, epoch ms; now by default.
+    trained_ids
+        The feedback event ids first trained into this version (not its ancestors'):
+        written as ``trained_ids.json``, sorted, and covered by the manifest. ``None``
+        writes no such file.
+    on_write
+        Called with :data:`PARTIAL_WRITE` while the tensors file is half written (for
+        fault injection: a process killed there leaves a truncated temporary).
 
     Raises
     ------
@@ -255,6 +278,11 @@ def save_checkpoint(
         base_state = _cached_base_state(str(base_path), sha)
     blob = safetensors.torch.save(_tensors_to_store(model, base_state))
     config = model.encoder.config.to_json_string(use_diff=False).encode("utf-8")
+    files = {MODEL_FILE: sha256_bytes(blob), CONFIG_FILE: sha256_bytes(config)}
+    ids_blob: bytes | None = None
+    if trained_ids is not None:
+        ids_blob = json.dumps(sorted(set(trained_ids))).encode("utf-8")
+        files[TRAINED_IDS_FILE] = sha256_bytes(ids_blob)
     manifest = Manifest(
         model_name=model_name,
         version=version,
@@ -266,7 +294,7 @@ def save_checkpoint(
         examples_seen=examples_seen,
         offsets=dict(offsets or {}),
         metrics=dict(metrics or {}),
-        files={MODEL_FILE: sha256_bytes(blob), CONFIG_FILE: sha256_bytes(config)},
+        files=files,
         base=base_ref,
         torch_version=torch.__version__,
     )
@@ -275,8 +303,11 @@ def save_checkpoint(
     tmp = root / f".tmp-v{version}-{uuid.uuid4().hex}"
     tmp.mkdir()
     try:
-        _write_synced(tmp / MODEL_FILE, blob)
+        midway = None if on_write is None else functools.partial(on_write, PARTIAL_WRITE)
+        _write_synced(tmp / MODEL_FILE, blob, midway)
         _write_synced(tmp / CONFIG_FILE, config)
+        if ids_blob is not None:
+            _write_synced(tmp / TRAINED_IDS_FILE, ids_blob)
         _write_synced(tmp / MANIFEST_FILE, manifest.model_dump_json(indent=2).encode("utf-8"))
         _fsync_dir(tmp)
         if final.exists():
@@ -312,20 +343,9 @@ def read_checkpoint(path: str | Path, *, expected_sha256: str | None = None) -> 
     :func:`checkpoint_digest`); when given, a manifest that differs is rejected first.
     """
     path = Path(path)
-    raw = _read(path / MANIFEST_FILE, _MAX_MANIFEST_BYTES)
-    if expected_sha256 is not None and sha256_bytes(raw) != expected_sha256:
-        raise CorruptCheckpoint(f"{path}: manifest sha256 differs from the published digest")
-    try:
-        manifest = Manifest.model_validate_json(raw)
-    except ValidationError as exc:
-        raise CorruptCheckpoint(f"{path}: invalid manifest: {exc}") from exc
-    if set(manifest.files) != {MODEL_FILE, CONFIG_FILE}:
-        raise CorruptCheckpoint(f"{path}: manifest lists {sorted(manifest.files)}")
-    blobs = {}
-    for name, digest in manifest.files.items():
-        blobs[name] = _read(path / name)
-        if sha256_bytes(blobs[name]) != digest:
-            raise CorruptCheckpoint(f"{path}: sha256 of {name} does not match the manifest")
+    manifest = _read_manifest(path, expected_sha256)
+    blobs = {name: _verified(path, manifest, name) for name in manifest.files}
+    trained_ids = _parse_ids(path, blobs.get(TRAINED_IDS_FILE))
     try:
         encoder_config = json.loads(blobs[CONFIG_FILE])
         tensors = safetensors.torch.load(blobs[MODEL_FILE])
@@ -339,7 +359,60 @@ def read_checkpoint(path: str | Path, *, expected_sha256: str | None = None) -> 
     for name, tensor in tensors.items():
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise NonFiniteWeights(f"{path}: {name} holds NaN or infinity")
-    return CheckpointData(path, manifest, tensors, encoder_config)
+    return CheckpointData(path, manifest, tensors, encoder_config, trained_ids)
+
+
+def read_trained_ids(path: str | Path, *, expected_sha256: str | None = None) -> list[str]:
+    """The event ids first trained into one version, sha256-verified; ``[]`` if not recorded.
+
+    Reads only the manifest and ``trained_ids.json`` (not the tensors): cheap enough to
+    audit every version. Checkpoints written before the file existed hold no record.
+
+    Raises
+    ------
+    CorruptCheckpoint
+        The manifest or the file is unreadable, invalid, or its sha256 differs.
+    """
+    path = Path(path)
+    manifest = _read_manifest(path, expected_sha256)
+    if TRAINED_IDS_FILE not in manifest.files:
+        return []
+    return list(_parse_ids(path, _verified(path, manifest, TRAINED_IDS_FILE)))
+
+
+def _read_manifest(path: Path, expected_sha256: str | None) -> Manifest:
+    raw = _read(path / MANIFEST_FILE, _MAX_MANIFEST_BYTES)
+    if expected_sha256 is not None and sha256_bytes(raw) != expected_sha256:
+        raise CorruptCheckpoint(f"{path}: manifest sha256 differs from the published digest")
+    try:
+        manifest = Manifest.model_validate_json(raw)
+    except ValidationError as exc:
+        raise CorruptCheckpoint(f"{path}: invalid manifest: {exc}") from exc
+    names = set(manifest.files)
+    if not names >= _REQUIRED_FILES or names - _REQUIRED_FILES - _OPTIONAL_FILES:
+        raise CorruptCheckpoint(f"{path}: manifest lists {sorted(manifest.files)}")
+    return manifest
+
+
+def _verified(path: Path, manifest: Manifest, name: str) -> bytes:
+    data = _read(path / name)
+    if sha256_bytes(data) != manifest.files[name]:
+        raise CorruptCheckpoint(f"{path}: sha256 of {name} does not match the manifest")
+    return data
+
+
+def _parse_ids(path: Path, blob: bytes | None) -> tuple[str, ...]:
+    if blob is None:
+        return ()
+    try:
+        ids = json.loads(blob)
+    except ValueError as exc:
+        raise CorruptCheckpoint(f"{path}: {TRAINED_IDS_FILE} is not JSON: {exc}") from exc
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise CorruptCheckpoint(f"{path}: {TRAINED_IDS_FILE} is not a list of strings")
+    if len(set(ids)) != len(ids):
+        raise CorruptCheckpoint(f"{path}: {TRAINED_IDS_FILE} repeats an id")
+    return tuple(ids)
 
 
 def _check_head(path: Path, manifest: Manifest, tensors: dict[str, torch.Tensor], dim: int) -> None:

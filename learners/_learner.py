@@ -48,6 +48,9 @@ class StepResult:
     labels_added: tuple[str, ...] = ()
     grad_norm: float | None = None
     lr: float | None = None
+    #: Training weight of the new examples after the per-user cap: in all, and per user.
+    weight_total: float = 0.0
+    user_weights: tuple[tuple[str, float], ...] = ()
 
     @property
     def n_trained(self) -> int:
@@ -165,6 +168,8 @@ class IncrementalLearner:
             labels_added=tuple(added),
             grad_norm=grad_norm,
             lr=lr,
+            weight_total=capped.total_weight,
+            user_weights=capped.user_weights,
         )
 
     def _next_lr(self) -> float:

@@ -64,7 +64,7 @@ class Manifest(BaseModel):
     #: Next offset to consume per ``topic:partition``: every record before it is included.
     offsets: dict[str, int] = Field(default_factory=dict)
     metrics: dict[str, float] = Field(default_factory=dict)
-    #: sha256 of every file beside the manifest.
+    #: sha256 of every file beside the manifest (``trained_ids.json`` is optional).
     files: dict[str, str]
     #: ``None`` for a full-state checkpoint.
     base: BaseModelRef | None = None
@@ -102,3 +102,5 @@ class CheckpointData:
     manifest: Manifest
     tensors: dict[str, torch.Tensor]
     encoder_config: dict[str, Any]
+    #: Feedback event ids first trained into this version (``()`` when not recorded).
+    trained_ids: tuple[str, ...] = ()

@@ -141,9 +141,19 @@ def decode_feedback(
 
 
 def dead_letter(
-    rejection: Rejection, *, topic: str, partition: int, offset: int, raw: bytes | None
+    rejection: Rejection,
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    raw: bytes | None,
+    max_raw_bytes: int | None = None,
 ) -> DeadLetter:
     """Build the dead-letter record for a rejected input record.
+
+    A payload longer than ``max_raw_bytes`` is not copied (``raw`` is empty): the dead
+    letter would be oversized too, and a producer refusing it would stop the consumer on
+    that record. Its topic/partition/offset say where to find it.
 
     Examples
     --------
@@ -151,7 +161,12 @@ def dead_letter(
     ...                  raw=b"{")
     >>> dl.reason, dl.raw
     ('malformed_json: x', 'ew==')
+    >>> dead_letter(Rejection("oversized"), topic="t", partition=0, offset=8, raw=b"{...}",
+    ...             max_raw_bytes=4).raw
+    ''
     """
+    if raw is not None and max_raw_bytes is not None and len(raw) > max_raw_bytes:
+        raw = b""
     return DeadLetter(
         source_topic=topic,
         partition=partition,

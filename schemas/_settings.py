@@ -89,6 +89,9 @@ class Settings(BaseModel):
     torch_threads: int = Field(default=0, ge=0)
     serve_max_batch: int = Field(default=32, ge=1, le=4096)
     serve_max_wait_ms: int = Field(default=20, ge=0)
+    #: A serving member still (re)joining its group after this long exits, so its
+    #: supervisor restarts it (see ``serving._group``).
+    serve_rebalance_timeout_s: float = Field(default=60.0, gt=0)
     artifact_dir: str = "artifacts"
     seed: int = 0
 
@@ -153,6 +156,11 @@ class Settings(BaseModel):
     drift_config: str = ""
     #: Serving's label-free monitor observes one prediction in this many (KSWIN costs ~3 ms).
     input_drift_sample_every: int = Field(default=50, ge=1)
+
+    # --- Fault injection (testing only) -----------------------------------------------------
+    #: Testing only; never set it in production. The worker SIGKILLs itself at this named
+    #: point (``NAME`` or ``NAME:COUNT``, the COUNT-th pass; see ``streams._crashpoints``).
+    crash_point: str | None = Field(default=None, pattern=r"^[a-z_]+(:[1-9][0-9]*)?$")
 
     @field_validator("labels", mode="before")
     @classmethod

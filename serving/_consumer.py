@@ -33,6 +33,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from schemas import DeadLetter, Prediction, Rejection, Settings, dead_letter
 from serving._batcher import RawRecord, build_outputs, split_batch
+from serving._group import GroupState, RebalanceStalled
 from serving._metrics import Metrics
 from serving._predictor import BatchOutput, Predictor
 from serving._records import PredictionRecord, RecordStore
@@ -62,6 +63,7 @@ class ServingStats:
     dead_letters: int = 0
     record_write_failures: int = 0
     commit_failures: int = 0
+    commits_skipped_rebalancing: int = 0
     broker_losses: int = 0
     last_batch_size: int = 0
     batch_sizes: list[int] = field(default_factory=list)
@@ -81,6 +83,7 @@ class ServingConsumer:
         on_batch: Callable[[int, float], None] | None = None,
         on_output: Callable[[BatchOutput, int], object] | None = None,
         metrics: Metrics | None = None,
+        group: GroupState | None = None,
     ) -> None:
         self.settings = settings
         self.predictor = predictor
@@ -92,6 +95,8 @@ class ServingConsumer:
         self.stats = ServingStats()
         self.topics = settings.topics
         self.metrics = metrics
+        #: Rebalance tracking; ``None`` when the consumer was subscribed without it.
+        self.group = group
         self.ensure_topics: Callable[[], object] | None = None
         self._committed: dict[TopicPartition, int] = {}
         self._next_loss_check = 0.0
@@ -220,7 +225,20 @@ class ServingConsumer:
                 group=self.settings.serving_group, topic=tp.topic, partition=str(tp.partition)
             ).set(lag)
 
+    def _rebalancing(self) -> bool:
+        return self.group is not None and self.group.rebalancing
+
     def _commit(self, records: list[RawRecord]) -> None:
+        if self._rebalancing():
+            # A commit now would queue behind our JoinGroup on the coordinator connection
+            # and keep this thread out of poll() when the join completes (see
+            # serving._group). The partitions are being revoked anyway: whoever owns them
+            # next replays this batch (duplicates, never losses).
+            self.stats.commits_skipped_rebalancing += 1
+            log.info(
+                "rebalance in progress: batch of %d not committed, it will replay", len(records)
+            )
+            return
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}
         for r in records:
             tp = TopicPartition(r.topic, r.partition)
@@ -245,7 +263,8 @@ class ServingConsumer:
         Compares what this consumer committed with the group's committed offsets now: gone
         or lower means the broker lost the group (and, memory-only, the log with it).
         A loss is logged as an ERROR, dead-lettered (reason ``broker_data_lost``) and the
-        contract's topics are re-created before raising.
+        contract's topics are re-created before raising. Skipped while the group rebalances:
+        ``committed()`` would block behind the JoinGroup (see ``serving._group``).
         """
         if not self.consumer.partitions_for_topic(self.topics.texts):
             log.error(
@@ -257,6 +276,8 @@ class ServingConsumer:
             if self.ensure_topics is not None:
                 self.ensure_topics()
             raise BrokerDataLost(f"topic {self.topics.texts} vanished from the broker")
+        if self._rebalancing():
+            return
         lost: list[TopicPartition] = []
         assigned = self.consumer.assignment()
         for tp, ours in list(self._committed.items()):
@@ -303,9 +324,17 @@ class ServingConsumer:
 
         Raises :class:`PublishError` when a batch cannot be acknowledged (the batch is not
         committed, so whoever owns the partition next replays it) and
-        :class:`BrokerDataLost` when the broker lost the group; a supervisor restarts.
+        :class:`BrokerDataLost` when the broker lost the group and :class:`RebalanceStalled`
+        when a rebalance does not finish in ``serve_rebalance_timeout_s``; a supervisor
+        restarts.
         """
         while not stop.is_set():
+            if self.group is not None:
+                try:
+                    self.group.check(self.settings.serve_rebalance_timeout_s)
+                except RebalanceStalled as exc:
+                    log.error("%s; exiting so a supervisor restarts me", exc)
+                    raise
             try:
                 if time.monotonic() >= self._next_loss_check:
                     self._next_loss_check = time.monotonic() + LOSS_CHECK_EVERY_S

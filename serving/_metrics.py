@@ -87,8 +87,9 @@ class Metrics:
     training_loss : Gauge
         ``streamtune_training_loss{model}``: mean loss of the last learner step.
     feedback : Counter
-        ``streamtune_feedback_total{outcome}``: ``correct``, ``wrong``, ``expired``,
-        ``duplicate``.
+        ``streamtune_feedback_total{outcome}``: ``correct`` or ``wrong`` (joined to
+        its prediction), ``expired`` (no prediction record within the pending TTL:
+        dead-lettered) or ``duplicate`` (already trained).
     rolling_accuracy : Gauge
         ``streamtune_rolling_accuracy{model}``: accuracy of served predictions over the
         recent feedback window, in ``[0, 1]``.
@@ -103,6 +104,10 @@ class Metrics:
         ``streamtune_swap_duration_seconds``: load, verify and install a new version.
     swaps_failed : Counter
         ``streamtune_swaps_failed_total{reason}``: e.g. ``sha256``, ``load``, ``labels``.
+    ready : Gauge
+        ``streamtune_ready``: ``1`` once the process has loaded its model and entered its
+        consume loop, ``0`` before. The endpoint answers earlier (the worker serves it while
+        it loads), so "scrapes" is not "ready"; ``streamtune demo`` waits for this.
     """
 
     def __init__(
@@ -175,6 +180,10 @@ class Metrics:
         self.swaps_failed = Counter(
             "swaps_failed", "Hot swaps refused or failed.", ["reason"], namespace=ns, registry=r
         )
+        self.ready = Gauge(
+            "ready", "1 once the model is loaded and the consume loop runs.", namespace=ns,
+            registry=r,
+        )  # fmt: skip
 
 
 def exported_names() -> frozenset[str]:

@@ -13,6 +13,7 @@ import torch
 from learners import build_initial, default_model_path, select_device
 from schemas import DriftAlert, Settings
 from serving._consumer import ServingConsumer
+from serving._group import GroupState
 from serving._input_drift import InputDriftWatch
 from serving._metrics import Metrics, start_metrics_server
 from serving._predictor import Predictor
@@ -56,7 +57,10 @@ def run_serving(settings: Settings, stop: threading.Event | None = None) -> Serv
     t0 = time.perf_counter()
     predictor = initial_predictor(settings)
     ensure_topics(settings)
-    consumer = make_consumer(settings, [settings.topics.texts], settings.serving_group)
+    group = GroupState()
+    consumer = make_consumer(
+        settings, [settings.topics.texts], settings.serving_group, listener=group
+    )
     producer = make_producer(settings)
     store = RecordStore(make_redis(settings), settings.redis_prefix, settings.prediction_ttl_s)
     metrics = Metrics()
@@ -78,6 +82,7 @@ def run_serving(settings: Settings, stop: threading.Event | None = None) -> Serv
         store=store,
         metrics=metrics,
         on_output=watch.observe,
+        group=group,
     )
     serving.ensure_topics = lambda: ensure_topics(settings)
     registry = Registry(store.client, settings.redis_prefix)
@@ -117,6 +122,7 @@ def run_serving(settings: Settings, stop: threading.Event | None = None) -> Serv
         settings.bootstrap_servers,
         time.perf_counter() - t0,
     )
+    metrics.ready.set(1)  # model loaded, clients built: the consume loop starts now
     try:
         serving.run(stop)
     finally:

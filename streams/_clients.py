@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
@@ -49,9 +49,17 @@ def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
 
 
 def make_consumer(
-    settings: Settings, topics: Sequence[str], group_id: str | None, **overrides: Any
+    settings: Settings,
+    topics: Sequence[str],
+    group_id: str | None,
+    *,
+    listener: ConsumerRebalanceListener | None = None,
+    **overrides: Any,
 ) -> KafkaConsumer:
-    """A consumer with manual commits and timeouts that join a group in seconds."""
+    """A consumer with manual commits and timeouts that join a group in seconds.
+
+    ``listener`` receives the group's rebalance callbacks (see ``serving._group``).
+    """
     kwargs: dict[str, Any] = {
         **_common(settings),
         "group_id": group_id,
@@ -66,7 +74,7 @@ def make_consumer(
     kwargs.update(overrides)
     consumer = KafkaConsumer(**kwargs)
     if topics:
-        consumer.subscribe(list(topics))
+        consumer.subscribe(list(topics), listener=listener)
     return consumer
 
 

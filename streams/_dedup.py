@@ -113,6 +113,12 @@ class DedupLedger:
             out.update(i for i, v in zip(rest, values, strict=True) if self._valid(v))
         return out
 
+    def discard_staged(self) -> int:
+        """Forget the ids trained since the last checkpoint (their training was undone)."""
+        n = len(self._staged)
+        self._staged.clear()
+        return n
+
     def stage(self, event_ids: Iterable[str]) -> None:
         """Record ids just trained (in memory until the next checkpoint commits them)."""
         self._staged.update(event_ids)

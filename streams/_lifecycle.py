@@ -15,11 +15,12 @@ steps, written checkpoints); it decides, with the pure parts from ``learners.dri
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -45,6 +46,7 @@ from serving._metrics import Metrics
 from serving._records import PredictionRecord
 from serving._registry import Registry, VersionInfo
 from serving._swap import BUILTIN_V0
+from streams._crashpoints import crash_point
 
 log = logging.getLogger(__name__)
 
@@ -148,9 +150,15 @@ class Lifecycle:
         self.labelled = 0
         self.last_loss: float | None = None
         self.last_candidate: Candidate | None = None
+        #: Set by a rollback: ``(version, examples_seen)`` the learner now trains on from.
+        self.rebase_to: tuple[int, int] | None = None
         self.alerts_sent = 0
         #: Held-out examples since the last confirmed drift (``None``: no drift in play).
         self.held_since_drift: int | None = None
+        #: Training weight since the last candidate (after the per-user cap), in all and
+        #: per ``user_id``: the heaviest user's share goes with the next gate decision.
+        self.weight_total = 0.0
+        self.user_weight: collections.defaultdict[str, float] = collections.defaultdict(float)
 
     @property
     def model(self) -> str:
@@ -173,11 +181,40 @@ class Lifecycle:
             await asyncio.to_thread(self.registry.publish, v0)
             current = v0
         self.serving_version = current.version
+        versions = await asyncio.to_thread(self.registry.versions, self.model)
+        for v in versions:
+            if v.status == "published":
+                self.gate.raise_floor(_decision_of(v))
         uri = None if current.uri == BUILTIN_V0 else current.uri
         await self.owner.adopt(uri, learner_too=False)
         if current is not None and current.parent_version is not None:
             self.rollbacks.begin(current.version, current.parent_version)
         log.info("lifecycle: v%d serves", self.serving_version)
+
+    async def resumed(
+        self, version: int, parent: int | None, examples_seen: int, metrics: Mapping[str, float]
+    ) -> Candidate | None:
+        """The worker resumed from checkpoint ``version``: offer it if the gate never saw it.
+
+        A process that dies between writing a checkpoint and publishing it (or before a
+        publication was due) restarts from that checkpoint. If it is newer than what serves
+        and the registry has no record of it, it becomes the candidate in hand, and the
+        examples it holds beyond the serving version count towards the publication
+        schedule, so it is gated at the next opportunity instead of being silently
+        dropped until more feedback arrives (or published as part of a newer version).
+        """
+        if version <= self.serving_version:
+            return None
+        if await asyncio.to_thread(self.registry.get, self.model, version) is not None:
+            return None  # already gated (rejected), or published and since rolled back
+        serving = await asyncio.to_thread(self.registry.get, self.model, self.serving_version)
+        behind = examples_seen - (serving.examples_seen if serving is not None else 0)
+        cand = await asyncio.to_thread(
+            self.candidate, version, parent, examples_seen, dict(metrics)
+        )
+        self.policy.on_examples(max(0, behind))
+        log.info("lifecycle: unpublished v%d (+%d examples) is the candidate", version, behind)
+        return cand
 
     # -- observations --------------------------------------------------------------------------
 
@@ -212,6 +249,9 @@ class Lifecycle:
         if result.mean_loss is not None:
             self.last_loss = result.mean_loss
         self.policy.on_examples(result.n_trained)
+        self.weight_total += result.weight_total
+        for user, weight in result.user_weights:
+            self.user_weight[user] += weight
         await self._on_events(events)
 
     def request(self) -> None:
@@ -219,7 +259,13 @@ class Lifecycle:
         self.policy.request()
 
     def due(self) -> str | None:
-        """Why a candidate is due now (and it starts), or ``None``."""
+        """Why a candidate is due now (and it starts), or ``None``.
+
+        Never before the holdout holds enough for the gate to judge: after a restart it
+        starts empty, and a candidate then would only be rejected (and recorded so).
+        """
+        if len(self.holdout) < self.gate.min_examples:
+            return None
         return self.policy.poll()
 
     # -- alerts --------------------------------------------------------------------------------
@@ -302,7 +348,11 @@ class Lifecycle:
             # NaN (e.g. accuracy on an empty holdout) is not JSON: keep finite values only.
             metrics={
                 k: v
-                for k, v in {**cand.metrics, **decision.flat_metrics()}.items()
+                for k, v in {
+                    **cand.metrics,
+                    **decision.flat_metrics(),
+                    **self._training_metrics(),
+                }.items()
                 if math.isfinite(v)
             },
             examples_seen=cand.examples_seen,
@@ -315,18 +365,36 @@ class Lifecycle:
         if decision.accepted:
             update = await asyncio.to_thread(self.registry.publish, info)
             await self._send_update(update.to_bytes())
+            crash_point("published")
             await self.owner.promote()
             previous = self.serving_version
             self.serving_version = cand.version
             self.rollbacks.begin(cand.version, previous)
+            self.gate.raise_floor(decision)
             log.info("published v%d (%s): %s", cand.version, reason, decision.reason)
         else:
             await asyncio.to_thread(self.registry.record_rejected, info)
             log.warning("gate rejected v%d (%s): %s", cand.version, reason, decision.reason)
         self.policy.resolve(decision.accepted)
+        self.weight_total, self.user_weight = 0.0, collections.defaultdict(float)
         if decision.accepted:
             self.held_since_drift = None
         return decision
+
+    def _training_metrics(self) -> dict[str, float]:
+        """What the steps since the last candidate did, for the registry's record.
+
+        ``training.weight`` is the training weight of the new examples and
+        ``training.top_user_share`` the heaviest ``user_id``'s share of it, so a user the
+        per-user cap held back shows at the cap.
+        """
+        if not self.user_weight or self.weight_total <= 0:
+            return {}
+        heaviest = max(self.user_weight.values())
+        return {
+            "training.weight": self.weight_total,
+            "training.top_user_share": heaviest / self.weight_total,
+        }
 
     async def _send_update(self, value: bytes) -> None:
         if self.send is not None:
@@ -348,6 +416,7 @@ class Lifecycle:
         uri = info.uri if info is not None and info.uri != BUILTIN_V0 else None
         # Training goes on from the restored version, not from the lineage that degraded.
         await self.owner.adopt(uri, learner_too=True)
+        self.rebase_to = (target, info.examples_seen if info is not None else 0)
         alert = DriftAlert(
             model=self.model,
             model_version=decision.published_version,
@@ -373,3 +442,13 @@ class Lifecycle:
     def _new_rollback_monitor(self) -> RollbackMonitor:
         s = self.settings
         return RollbackMonitor(s.rollback_window, s.rollback_min_samples, s.rollback_alpha)
+
+
+def _decision_of(info: VersionInfo) -> GateDecision:
+    """The gate metrics a registry entry recorded, as an accepted decision."""
+    metrics: dict[str, dict[str, float]] = {"champion": {}, "challenger": {}}
+    for key, value in info.metrics.items():
+        who, _, rest = key.partition(".")
+        if who in metrics:
+            metrics[who][rest] = value
+    return GateDecision(accepted=True, reason=info.detail or "accepted", metrics=metrics)

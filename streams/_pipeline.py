@@ -6,7 +6,8 @@ agent only moves records in and the commit order lives here, in one place:
 
 1. train a micro-batch on the training thread (ids staged in the dedup ledger);
 2. when a checkpoint is due: journal the staged ids, write the checkpoint (model, the
-   deduplicated ``examples_seen`` and the offsets covered), mark the ids in Redis;
+   ids first trained into it, the deduplicated ``examples_seen`` and the offsets
+   covered), mark the ids in Redis;
 3. only then acknowledge the records, so the consumer group commits past them.
 
 A crash anywhere replays from the last checkpoint and trains nothing twice into it.
@@ -27,6 +28,7 @@ from learners._examples import Example, Source, offset_key
 from schemas import DeadLetter, FeedbackEvent, Rejection, Settings, dead_letter, decode_feedback
 from serving._metrics import Metrics
 from serving._records import PredictionRecord, RecordStore
+from streams._crashpoints import crash_point
 from streams._dedup import DedupLedger
 from streams._join import JOIN_TIMEOUT, PENDING_OVERFLOW, PendingBuffer, join
 from streams._lifecycle import Candidate, Lifecycle
@@ -120,6 +122,9 @@ class FeedbackPipeline:
         repaired = await asyncio.to_thread(self.ledger.recover, point.version)
         if self.lifecycle is not None:
             await self.lifecycle.start()
+            await self.lifecycle.resumed(
+                point.version, point.parent, point.examples_seen, point.metrics
+            )
         self.version = point.version
         self.examples_seen = point.examples_seen
         self.covered = dict(point.offsets)
@@ -171,6 +176,7 @@ class FeedbackPipeline:
     # -- join ------------------------------------------------------------------------------
 
     async def _join_and_train(self, fresh: list[tuple[Record, FeedbackEvent]]) -> None:
+        fresh = await self._drop_trained(fresh)
         waiting = list(self.pending)
         ids = list(dict.fromkeys([w.event_id for _, w in waiting] + [f.event_id for _, f in fresh]))
         found: dict[str, PredictionRecord] = {}
@@ -196,9 +202,45 @@ class FeedbackPipeline:
         for w in self.pending.expire():
             # No prediction record within the TTL: an unknown (or long-expired) event id.
             self.counters["unknown_id"] += 1
+            self._count_outcome("expired")
             detail = f"no prediction record for {w.event_id!r} in {self.pending.ttl_s:g} s"
             await self._dead_letter(w.item.record, Rejection(JOIN_TIMEOUT, detail))
         await self._train(joined)
+
+    async def _drop_trained(
+        self, fresh: list[tuple[Record, FeedbackEvent]]
+    ) -> list[tuple[Record, FeedbackEvent]]:
+        """Settle feedback for ids already trained before the join needs their records.
+
+        A replay outlives the prediction records (``dedup_ttl_s`` > ``prediction_ttl_s``):
+        it is a duplicate, not feedback waiting for a record that will never come back.
+        """
+        if not fresh:
+            return fresh
+        done = await asyncio.to_thread(self.ledger.trained, [fb.event_id for _, fb in fresh])
+        if not done:
+            return fresh
+        staged = self.ledger.staged
+        rest: list[tuple[Record, FeedbackEvent]] = []
+        for rec, fb in fresh:
+            if fb.event_id in done:
+                await self._duplicate(rec, durable=fb.event_id not in staged)
+            else:
+                rest.append((rec, fb))
+        return rest
+
+    def _count_outcome(self, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.feedback.labels(outcome=outcome).inc()
+
+    async def _duplicate(self, rec: Record, *, durable: bool) -> None:
+        self.counters["duplicate"] += 1
+        self._count_outcome("duplicate")
+        if durable:
+            await rec.ack()
+        else:
+            # The first copy is not durable yet: ack this one with it.
+            self._to_ack.append(rec)
 
     async def _train(self, joined: list[tuple[Record, FeedbackEvent, PredictionRecord]]) -> None:
         if not joined:
@@ -210,12 +252,8 @@ class FeedbackPipeline:
         batch_ids: set[str] = set()
         for rec, fb, pred in joined:
             if fb.event_id in done or fb.event_id in batch_ids:
-                self.counters["duplicate"] += 1
-                if fb.event_id in staged or fb.event_id in batch_ids:
-                    # The first copy is not durable yet: ack this one with it.
-                    self._to_ack.append(rec)
-                else:
-                    await rec.ack()
+                durable = fb.event_id not in staged and fb.event_id not in batch_ids
+                await self._duplicate(rec, durable=durable)
                 continue
             batch_ids.add(fb.event_id)
             observed.append((fb, pred))
@@ -229,6 +267,7 @@ class FeedbackPipeline:
         self._observe_feedback(observed)
         if self.lifecycle is not None:
             await self.lifecycle.observe_feedback(observed)
+            self._apply_rebase()
         if not examples:
             return
         t0 = time.perf_counter()
@@ -244,6 +283,27 @@ class FeedbackPipeline:
         for name, value in (("loss", result.mean_loss), ("accuracy", result.accuracy)):
             if value is not None:
                 self._metrics[name].append(value)
+
+    def _apply_rebase(self) -> None:
+        """Re-parent on the version a rollback restored.
+
+        The learner holds that version now: the next checkpoint is its child, and what was
+        trained since the last checkpoint is no longer in the model.
+        """
+        if self.lifecycle is None or self.lifecycle.rebase_to is None:
+            return
+        version, seen = self.lifecycle.rebase_to
+        self.lifecycle.rebase_to = None
+        undone = self.ledger.discard_staged()
+        log.warning(
+            "rolled back: training goes on from v%d (%d examples); %d examples trained "
+            "since v%d are undone (their records are still acknowledged)",
+            version,
+            seen,
+            undone,
+            self.version,
+        )
+        self.version, self.examples_seen = version, seen
 
     # -- checkpoint ------------------------------------------------------------------------
 
@@ -302,7 +362,8 @@ class FeedbackPipeline:
         metrics = {k: sum(v) / len(v) for k, v in self._metrics.items() if v}
         metrics["examples_new"] = float(len(ids))
         parent = self.version if self.version >= 0 else None
-        where = await self.executor.save(version, parent, seen, offsets, metrics)
+        where = await self.executor.save(version, parent, seen, offsets, metrics, ids)
+        crash_point("checkpoint_written")
         await asyncio.to_thread(self.ledger.commit, version)
         self.version, self.examples_seen, self.covered = version, seen, offsets
         self.counters["checkpoints"] += 1
@@ -318,7 +379,12 @@ class FeedbackPipeline:
 
     async def _dead_letter(self, rec: Record, rejection: Rejection) -> None:
         dl = dead_letter(
-            rejection, topic=rec.topic, partition=rec.partition, offset=rec.offset, raw=rec.value
+            rejection,
+            topic=rec.topic,
+            partition=rec.partition,
+            offset=rec.offset,
+            raw=rec.value,
+            max_raw_bytes=self.settings.max_event_bytes,
         )
         await self.send_dead_letter(rec.key, dl)
         await rec.ack()

@@ -75,8 +75,11 @@ class RunReport:
         lat = [o.latency_ms for o in self.outcomes if o.latency_ms is not None]
         done = [o.predicted_s for o in self.outcomes if o.predicted_s is not None]
         span = (max(done) - min(o.sent_s for o in self.outcomes)) if done else 0.0
+        # Recovery needs a full window before the change; a shorter prefix has no level.
         rec = {
-            str(c): recovery(hits, c, self.window) for c in self.change_points if 0 < c < len(hits)
+            str(c): recovery(hits, c, self.window) if self.window <= c < len(hits) else None
+            for c in self.change_points
+            if 0 < c < len(hits)
         }
         return {
             "events": len(self.outcomes),

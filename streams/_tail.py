@@ -33,16 +33,23 @@ def render(value: bytes | None) -> str:
         return json.dumps({"_undecodable": raw}, separators=(",", ":"))
 
 
-def open_tail(settings: Settings, topic: str, from_beginning: bool) -> KafkaConsumer:
-    """A group-less consumer assigned to every partition of ``topic``."""
-    consumer = make_consumer(settings, [], None)
+def open_tail(
+    settings: Settings, topic: str, from_beginning: bool, **overrides: Any
+) -> KafkaConsumer:
+    """A group-less consumer assigned to every partition of ``topic``, positioned now.
+
+    Positions are resolved before returning, so every record produced from here on is
+    seen. ``overrides`` go to the consumer (e.g. a short ``fetch_max_wait_ms`` for a
+    measuring reader).
+    """
+    consumer = make_consumer(settings, [], None, **overrides)
     deadline = time.monotonic() + 10
     parts: Any = None
     # kafka-python answers None or an empty set for a topic it does not know (yet).
     while not parts and time.monotonic() < deadline:
         parts = consumer.partitions_for_topic(topic)
         if not parts:
-            time.sleep(0.1)
+            time.sleep(0.1)  # polling interval while the metadata arrives
     if not parts:
         consumer.close()
         raise KeyError(f"topic {topic!r} does not exist")
@@ -52,6 +59,8 @@ def open_tail(settings: Settings, topic: str, from_beginning: bool) -> KafkaCons
         consumer.seek_to_beginning(*tps)
     else:
         consumer.seek_to_end(*tps)
+    for tp in tps:
+        consumer.position(tp)
     return consumer
 
 

@@ -28,6 +28,8 @@ class ResumePoint:
     version: int
     examples_seen: int
     offsets: Mapping[str, int] = field(default_factory=dict)
+    parent: int | None = None
+    metrics: Mapping[str, float] = field(default_factory=dict)
 
 
 class Trainer(Protocol):
@@ -52,8 +54,13 @@ class Trainer(Protocol):
         examples_seen: int,
         offsets: Mapping[str, int],
         metrics: Mapping[str, float],
+        trained_ids: Sequence[str] | None = None,
     ) -> str:
-        """Write checkpoint ``version`` durably; returns its location."""
+        """Write checkpoint ``version`` durably; returns its location.
+
+        ``trained_ids`` are the event ids first trained into it, recorded in the
+        checkpoint (``None``: not recorded).
+        """
         ...
 
 
@@ -88,10 +95,12 @@ class TrainingExecutor:
         examples_seen: int,
         offsets: Mapping[str, int],
         metrics: Mapping[str, float],
+        trained_ids: Sequence[str] | None = None,
     ) -> str:
         """See :meth:`Trainer.save`."""
+        ids = None if trained_ids is None else list(trained_ids)
         return await self.call(
-            self.trainer.save, version, parent, examples_seen, dict(offsets), dict(metrics)
+            self.trainer.save, version, parent, examples_seen, dict(offsets), dict(metrics), ids
         )
 
     def shutdown(self) -> None:

@@ -54,6 +54,8 @@ def make_app(settings: Settings) -> faust.App:
         processing_guarantee="at_least_once",
         producer_acks=-1,
         producer_max_batch_size=1,
+        # A dead letter carries a payload of up to max_event_bytes, base64-encoded.
+        producer_max_request_size=max(1_048_576, settings.max_event_bytes * 2),
         consumer_auto_offset_reset="earliest",
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,

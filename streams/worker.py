@@ -14,6 +14,7 @@ import copy
 import logging
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from learners import (
     save_checkpoint,
     tokenize,
 )
+from learners._checkpoint import PARTIAL_WRITE
 from learners._examples import Example
 from learners.gate import EvalSet, GateDecision, Holdout, HoldoutSet, Scores, ValidationGate
 from schemas import Settings
@@ -44,6 +46,7 @@ from serving._metrics import Metrics, start_metrics_server
 from serving._records import RecordStore
 from serving._registry import Registry
 from streams._clients import ensure_topics, make_redis
+from streams._crashpoints import configure_crash_point, crash_point
 from streams._dedup import DedupLedger
 from streams._lifecycle import Lifecycle
 from streams._pipeline import FeedbackPipeline
@@ -71,6 +74,8 @@ class LearnerTrainer:
         self.tokenizer: Any = None
         #: The serving version's model, for the gate; the learner's model is the challenger.
         self.champion: TextClassifier | None = None
+        #: The trusted set and its copy with embeddings (``head`` scope: computed once).
+        self._trusted: tuple[HoldoutSet[Example], HoldoutSet[Example]] | None = None
 
     def resume(self) -> ResumePoint:
         """Load the newest checkpoint that verifies, or build version 0 (zero-shot)."""
@@ -88,7 +93,13 @@ class LearnerTrainer:
         else:
             path, _ = found
             model, manifest = load_checkpoint(path, base_model_path=self.base_path)
-            point = ResumePoint(manifest.version, manifest.examples_seen, dict(manifest.offsets))
+            point = ResumePoint(
+                manifest.version,
+                manifest.examples_seen,
+                dict(manifest.offsets),
+                manifest.parent,
+                dict(manifest.metrics),
+            )
         self.learner = IncrementalLearner(
             model, tokenizer, self._config(), examples_seen=point.examples_seen
         )
@@ -186,12 +197,28 @@ class LearnerTrainer:
 
         weights = [p.detach().cpu() for p in challenger.parameters()]
         trusted = holdout.trusted
+        if trusted is not None and self.settings.worker_scope == "head":
+            trusted = self._embedded(trusted)
         return gate.decide(
             scored(holdout.recent(limit)),
             scored(trusted) if trusted is not None else None,
             weights=weights,
             train_loss=train_loss,
         )
+
+    def _embedded(self, trusted: HoldoutSet[Example]) -> HoldoutSet[Example]:
+        """The trusted set with embeddings, computed on first use.
+
+        The ``head`` scope never changes the encoder, so champion and challenger share
+        the embeddings; without this every decision encoded the whole set twice.
+        """
+        if self._trusted is None or self._trusted[0] is not trusted:
+            embs = self._learner.embed([e.text for e in trusted.examples])
+            examples = tuple(
+                replace(e, embedding=emb) for e, emb in zip(trusted.examples, embs, strict=True)
+            )
+            self._trusted = (trusted, HoldoutSet(examples, trusted.labels))
+        return self._trusted[1]
 
     def learn(self, examples: Sequence[Example]) -> StepResult:
         """One step; see :meth:`IncrementalLearner.learn`."""
@@ -208,8 +235,9 @@ class LearnerTrainer:
         examples_seen: int,
         offsets: Mapping[str, int],
         metrics: Mapping[str, float],
+        trained_ids: Sequence[str] | None = None,
     ) -> str:
-        """Write checkpoint ``version`` (temporary path, fsync, rename)."""
+        """Write checkpoint ``version`` (temporary path, fsync, rename) with its trained ids."""
         s = self.settings
         manifest = save_checkpoint(
             s.artifact_dir,
@@ -222,6 +250,8 @@ class LearnerTrainer:
             scope=s.worker_scope,
             model_name=s.model_name,
             base_model_path=self.base_path,
+            trained_ids=trained_ids,
+            on_write=_crash_midway,
         )
         return f"{s.model_name}/v{manifest.version}"
 
@@ -230,6 +260,12 @@ class LearnerTrainer:
         if self.learner is None:
             raise RuntimeError("resume() first")
         return self.learner
+
+
+def _crash_midway(stage: str) -> None:
+    """``save_checkpoint``'s hook: the ``checkpoint_writing`` crash point (testing only)."""
+    if stage == PARTIAL_WRITE:
+        crash_point("checkpoint_writing")
 
 
 class ExecutorOwner:
@@ -307,13 +343,16 @@ def run_worker(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    configure_crash_point(settings.crash_point)
     check_redis(settings)  # fail fast and clearly, before anything starts
     ensure_topics(settings)
     Path(settings.artifact_dir, ".faust").mkdir(parents=True, exist_ok=True)
     metrics = Metrics()
     server, port = start_metrics_server(settings, metrics.registry)
     log.info("metrics on http://%s:%d/metrics", settings.metrics_host, port)
-    app, _, executor = build_worker_app(settings, metrics)
+    app, pipeline, executor = build_worker_app(settings, metrics)
+    # Ready once the agent has loaded the model and is about to consume (read per scrape).
+    metrics.ready.set_function(lambda: float(pipeline.started.is_set()))
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
     try:
         worker.execute_from_commandline()

@@ -34,7 +34,7 @@ class GateDecision(BaseModel):
 
     ``reason`` starts with a stable code (``accepted``, ``non_finite_weights``,
     ``non_finite_loss``, ``insufficient_holdout``, ``worse_accuracy``,
-    ``worse_log_loss``), then ``": "`` and detail. ``metrics`` holds
+    ``worse_log_loss``, ``below_trusted_floor``), then ``": "`` and detail. ``metrics`` holds
     ``{"champion": {...}, "challenger": {...}}`` with keys such as
     ``recent.accuracy``, ``recent.log_loss``, ``recent.n`` and ``trusted.*``.
     """
@@ -66,6 +66,11 @@ class ValidationGate:
     ``accuracy_margin`` and its log-loss not higher by more than ``log_loss_margin``.
     It is always rejected if its weights, its training loss or its holdout metrics
     are not finite, or if the recent window has fewer than ``min_examples``.
+
+    A trusted set also keeps a floor: the best trusted accuracy any published version
+    reached (:meth:`raise_floor`). A challenger more than ``accuracy_margin`` below it is
+    rejected, so a run of candidates each just within the margin of the one before
+    cannot ratchet the served quality down.
 
     Parameters
     ----------
@@ -99,6 +104,25 @@ class ValidationGate:
         self.accuracy_margin = accuracy_margin
         self.log_loss_margin = log_loss_margin
         self.min_examples = min_examples
+        #: Best trusted accuracy of a published version; ``None`` until one is known.
+        self.trusted_floor: float | None = None
+
+    def raise_floor(self, decision: GateDecision) -> float | None:
+        """Raise :attr:`trusted_floor` with an accepted decision's trusted accuracies.
+
+        Examples
+        --------
+        >>> gate = ValidationGate()
+        >>> d = GateDecision(accepted=True, reason="accepted", metrics={
+        ...     "champion": {"trusted.accuracy": 0.8}, "challenger": {"trusted.accuracy": 0.84}})
+        >>> gate.raise_floor(d)
+        0.84
+        """
+        for who in ("champion", "challenger"):
+            acc = decision.metrics.get(who, {}).get("trusted.accuracy")
+            if acc is not None and math.isfinite(acc):
+                self.trusted_floor = max(self.trusted_floor or 0.0, acc)
+        return self.trusted_floor
 
     def decide(
         self,
@@ -158,6 +182,15 @@ class ValidationGate:
             verdict = self._compare(name, champ, chall)
             if verdict is not None:
                 return decision(False, verdict)
+        floor = self.trusted_floor
+        if "trusted" in measured and floor is not None:
+            acc = measured["trusted"][1].accuracy
+            if acc < floor - self.accuracy_margin:
+                return decision(
+                    False,
+                    f"below_trusted_floor: {acc:.4f} < best published {floor:.4f} "
+                    f"- {self.accuracy_margin}",
+                )
         return decision(True, "accepted: not worse than the champion within the margins")
 
     def _compare(self, name: str, champ: Metrics, chall: Metrics) -> str | None:

@@ -2,9 +2,14 @@
 
 Like a lost-write checker reconciling a log: every acknowledged valid text must be
 predicted at least once, every acknowledged invalid record dead-lettered, every
-acknowledged valid feedback trained or dead-lettered, no event trained twice into one
-checkpoint, versions only increasing (except declared rollbacks), and no refused
-checkpoint ever named by a prediction.
+acknowledged valid feedback trained (or held out for the gate) or dead-lettered, no event
+counted twice in a checkpoint, versions only increasing (except declared rollbacks), and
+no refused checkpoint ever named by a prediction.
+
+A checkpoint contains everything its ancestors contain (its ``parent`` links), so "counted
+twice in a checkpoint" means one event id first trained into two versions of one lineage
+chain. What each version first trained comes from its ``trained_ids.json``
+(:func:`record_trained`).
 
 :class:`Ledger` is pure bookkeeping; :class:`Watch` feeds it from the real topics.
 """
@@ -22,7 +27,9 @@ from typing import Any
 
 from kafka import KafkaProducer
 
-from schemas import DeadLetter, Prediction, Settings
+from learners import CheckpointError, list_versions, read_trained_ids, verify_checkpoint
+from learners.gate import HoldoutPolicy
+from schemas import DeadLetter, FeedbackEvent, Prediction, Settings
 from tests.integration.helpers import TopicReader
 
 
@@ -109,6 +116,9 @@ class Ledger:
         self.predictions: list[Seen] = []
         self.dead: list[DeadLetter] = []
         self.trainings: list[tuple[str, int]] = []
+        #: Parent of every checkpoint version audited (``None``: a root).
+        self.parents: dict[int, int | None] = {}
+        self.held: set[str] = set()
         self.refused_versions: set[int] = set()
         self.rollbacks: list[tuple[int, float]] = []
         self.faults: list[tuple[str, float]] = []
@@ -131,6 +141,14 @@ class Ledger:
     def trained(self, event_id: str, version: int) -> None:
         """An event was trained into checkpoint ``version`` (from its manifest)."""
         self.trainings.append((event_id, version))
+
+    def lineage(self, version: int, parent: int | None) -> None:
+        """Checkpoint ``version`` was trained from ``parent`` (from its manifest)."""
+        self.parents[version] = parent
+
+    def held_out(self, event_id: str) -> None:
+        """A feedback event the holdout policy keeps for the gate: it must never train."""
+        self.held.add(event_id)
 
     def refused(self, version: int) -> None:
         """A checkpoint version failed verification: it must never serve."""
@@ -183,6 +201,49 @@ class Ledger:
                 out.add(eid)
         return out
 
+    def chain(self, version: int) -> list[int]:
+        """``version`` and its ancestors, newest first (stops at a root or unknown parent).
+
+        Examples
+        --------
+        >>> led = Ledger("doc")
+        >>> led.lineage(1, 0); led.lineage(2, 1); led.lineage(3, 1)
+        >>> led.chain(3)
+        [3, 1, 0]
+        """
+        out: list[int] = []
+        cur: int | None = version
+        while cur is not None and cur not in out:
+            out.append(cur)
+            cur = self.parents.get(cur)
+        return out
+
+    def versions(self) -> set[int]:
+        """Every checkpoint version the ledger knows of."""
+        return {v for _, v in self.trainings} | set(self.parents)
+
+    def trained_twice(self) -> set[str]:
+        """Event ids first trained into two versions of one lineage chain (or twice in one)."""
+        by_version: defaultdict[int, Counter[str]] = defaultdict(Counter)
+        for eid, version in self.trainings:
+            by_version[version][eid] += 1
+        versions = self.versions()
+        leaves = versions - {p for p in self.parents.values() if p is not None}
+        twice: set[str] = set()
+        for leaf in leaves or versions:  # a leaf's chain holds every inner chain
+            counts: Counter[str] = Counter()
+            for version in self.chain(leaf):
+                counts.update(by_version.get(version, Counter()))
+            twice.update(eid for eid, n in counts.items() if n > 1)
+        return twice
+
+    def final_lineage_ids(self) -> set[str] | None:
+        """Ids trained along the newest version's chain (``None``: no lineage recorded)."""
+        if not self.parents:
+            return None
+        chain = set(self.chain(max(self.versions())))
+        return {eid for eid, version in self.trainings if version in chain}
+
     def recovery_s(self) -> float | None:
         """Longest recovery over the faults.
 
@@ -227,14 +288,11 @@ class Ledger:
         reasonless = [d for d in self.dead if not d.reason.strip()]
         if reasonless:
             violations.append(f"{len(reasonless)} dead letters without a reason")
-        trained_ids = {eid for eid, _ in self.trainings}
-        feedback = {a.event_id for a in self.acks if a.kind == "feedback" and a.valid}
-        untrained = sorted(feedback - trained_ids - dead_ids)
-        if untrained:
-            violations.append(f"{len(untrained)} feedback neither trained nor dead-lettered")
-        twice = [k for k, n in Counter(self.trainings).items() if n > 1]
+        untrained = self._untrained(dead_ids, violations)
+        twice = sorted(self.trained_twice())
         if twice:
             violations.append(f"event counted twice in a checkpoint: {twice[:5]}")
+        violations += self._lineage_order()
         served_refused = sorted({p.version for p in self.predictions} & self.refused_versions)
         if served_refused:
             violations.append(f"refused versions served: {served_refused}")
@@ -247,7 +305,38 @@ class Ledger:
             recovery_s=self.recovery_s(),
             dead_lettered=len(self.dead),
             violations=violations,
+            extra={"duplicates_trained": len(twice)} if self.trainings else {},
         )
+
+    def _untrained(self, dead_ids: set[str], violations: list[str]) -> list[str]:
+        """Feedback neither trained (nor held out) nor dead-lettered; adds violations."""
+        trained_ids = {eid for eid, _ in self.trainings}
+        feedback = {a.event_id for a in self.acks if a.kind == "feedback" and a.valid}
+        untrained = sorted(feedback - trained_ids - dead_ids - self.held)
+        if untrained:
+            violations.append(
+                f"{len(untrained)} feedback neither trained nor dead-lettered: {untrained[:5]}"
+            )
+        held_trained = sorted(self.held & trained_ids)
+        if held_trained:
+            violations.append(f"held-out feedback trained: {held_trained[:5]}")
+        final = self.final_lineage_ids()
+        if final is not None and not self.rollbacks:
+            # Without a rollback, the newest version must hold everything ever trained.
+            dropped = sorted((feedback & trained_ids) - final - dead_ids - self.held)
+            if dropped:
+                newest = max(self.versions())
+                violations.append(
+                    f"{len(dropped)} feedback trained but not in the lineage of v{newest}: "
+                    f"{dropped[:5]}"
+                )
+                untrained += dropped
+        return untrained
+
+    def _lineage_order(self) -> list[str]:
+        """A checkpoint's parent is older than it."""
+        bad = sorted((v, p) for v, p in self.parents.items() if p is not None and p >= v)
+        return [f"v{v} has parent v{p}: versions only increase" for v, p in bad]
 
     def _version_order(self) -> list[str]:
         """Per predictions partition, in offset order: versions never go down undeclared."""
@@ -383,12 +472,56 @@ def text_items(tag: str, n: int, start: int = 0) -> list[tuple[str, bytes | None
     return out
 
 
+def record_trained(ledger: Ledger, artifact_dir: str, model_name: str) -> int:
+    """Record what every checkpoint that verifies first trained, and its parent.
+
+    Reads each ``v<N>`` directory's ``trained_ids.json`` (sha256-verified); a version that
+    fails verification is recorded as refused (it must never serve). Versions already
+    recorded are skipped, so it can be called again as checkpoints appear. Returns the
+    number of ``(event_id, version)`` rows added.
+    """
+    rows = 0
+    for version, path in list_versions(artifact_dir, model_name):
+        if version in ledger.parents or version in ledger.refused_versions:
+            continue
+        try:
+            manifest = verify_checkpoint(path)
+            ids = read_trained_ids(path)
+        except CheckpointError:
+            ledger.refused(version)
+            continue
+        if manifest.version != version or manifest.model_name != model_name:
+            ledger.refused(version)
+            continue
+        ledger.lineage(version, manifest.parent)
+        for event_id in ids:
+            ledger.trained(event_id, version)
+        rows += len(ids)
+    return rows
+
+
 def rows_table(rows: Sequence[dict[str, Any]]) -> str:
     """A markdown table of report rows."""
-    head = "| scenario | sent | lost | duplicates | recovery s |\n|---|---|---|---|---|"
+    head = (
+        "| scenario | sent | lost | duplicates | duplicates trained | recovery s |\n"
+        "|---|---|---|---|---|---|"
+    )
     body = [
         f"| {r['scenario']} | {r['sent']} | {r['lost']} | {r['duplicates']} | "
+        f"{r.get('duplicates_trained', '-')} | "
         f"{'-' if r['recovery_s'] is None else r['recovery_s']} |"
         for r in rows
     ]
     return "\n".join([head, *body])
+
+
+def trainable_ids(settings: Settings, tag: str, n: int) -> list[str]:
+    """``n`` event ids the worker trains (the gate's holdout keeps 1 in ``modulus``)."""
+    policy = HoldoutPolicy(settings.holdout_modulus)
+    ids = (f"{tag}-{i}" for i in itertools.count())
+    return list(itertools.islice((i for i in ids if not policy.holds_out(i)), n))
+
+
+def feedback_items(ids: Iterable[str], label: str = "politics") -> list[tuple[str, bytes, bytes]]:
+    """Valid feedback for ``ids`` as ``(event_id, key, value)``."""
+    return [(i, i.encode(), FeedbackEvent(event_id=i, label=label).to_bytes()) for i in ids]

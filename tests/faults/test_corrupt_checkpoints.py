@@ -12,12 +12,13 @@ import pytest
 import safetensors.torch
 import torch
 
-from learners import build_initial, checkpoint_digest, default_model_path, save_checkpoint
+from learners import build_initial, default_model_path, save_checkpoint
 from learners._checkpoint import MANIFEST_FILE, MODEL_FILE, sha256_bytes
 from schemas import Settings
-from serving import Registry, VersionInfo
+from serving import Registry
 from streams import make_producer, make_redis
 from tests.faults.ledger import Ledger, Report, Watch, text_items
+from tests.integration.helpers import publish_checkpoint
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -76,22 +77,6 @@ CORRUPTIONS: list[tuple[str, Callable[[Path, Path], None]]] = [
 ]
 
 
-def _publish(settings: Settings, registry: Registry, version: int, path: Path) -> None:
-    info = VersionInfo(
-        model=settings.model_name,
-        version=version,
-        uri=str(path),
-        sha256=checkpoint_digest(path),
-        reason="schedule",
-        status="published",
-        parent_version=version - 1,
-    )
-    update = registry.publish(info)
-    producer = make_producer(settings)
-    producer.send(settings.topics.model_updates, key=b"default", value=update.to_bytes()).get(30)
-    producer.close()
-
-
 def test_corrupt_checkpoints_refused_old_version_keeps_serving(
     settings: Settings, start_proc: Any, tmp_path: Path, fault_results: Callable[[Report], None]
 ) -> None:
@@ -115,13 +100,13 @@ def test_corrupt_checkpoints_refused_old_version_keeps_serving(
     def tick() -> None:
         watch.send(producer, text_items("ck", 4, start=4 * next(batch)))
 
-    _publish(settings, registry, 1, paths[1])
+    publish_checkpoint(settings, registry, 1, paths[1])
     assert watch.until(lambda led: any(p.version == 1 for p in led.predictions), 120, tick)
     marker = tmp_path / "unpickled"
     for i, (name, corrupt) in enumerate(CORRUPTIONS):
         version = i + 2
         corrupt(paths[version], marker)
-        _publish(settings, registry, version, paths[version])
+        publish_checkpoint(settings, registry, version, paths[version])
         ledger.refused(version)
         want = f"checkpoint_refused: v{version}"
 

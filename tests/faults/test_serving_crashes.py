@@ -11,11 +11,6 @@ from schemas import Settings
 from streams import make_producer
 from tests.faults.ledger import Ledger, Report, Watch, text_items
 
-#: Known bug, intermittent (see the session note): after one serving member is SIGKILLed,
-#: the survivor's kafka-python group rejoin on the embedded broker sometimes never
-#: completes, so the remaining texts wait unpredicted (in Kafka, not lost) until a restart.
-REJOIN_BUG = "kafka-python rejoin after a member's SIGKILL sometimes never completes on Tansu"
-
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 N = 900
@@ -27,10 +22,6 @@ def _ready(proc: Any) -> bool:
     return "serving default v" in proc.log()
 
 
-@pytest.mark.xfail(
-    reason=REJOIN_BUG,
-    strict=False,
-)
 def test_sigkill_serving_three_times_loses_nothing(
     settings: Settings, start_proc: Any, fault_results: Callable[[Report], None]
 ) -> None:

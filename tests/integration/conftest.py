@@ -9,16 +9,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
 from schemas import Settings
-from streams import EmbeddedBroker, EmbeddedRedis, ensure_topics, redis_answers
+from streams import EmbeddedBroker, EmbeddedRedis, redis_answers
 from streams._process import python_env, spawn, stop
+from tests.integration.helpers import clear_redis, isolated_settings
 
 #: The machine's Redis; tests use their own key prefix there and clean up.
 DEFAULT_TEST_REDIS = "redis://127.0.0.1:6379/0"
@@ -45,27 +44,9 @@ def redis_url() -> Iterator[str]:
 @pytest.fixture
 def settings(broker: EmbeddedBroker, redis_url: str, tmp_path: Path) -> Iterator[Settings]:
     """Settings isolated to this test: topics, groups, Redis prefix, artifacts."""
-    tag = uuid.uuid4().hex[:10]
-    s = Settings(
-        bootstrap_servers=broker.bootstrap,
-        redis_url=redis_url,  # type: ignore[arg-type]
-        topic_prefix=f"t{tag}.",
-        redis_prefix=f"test:{tag}:",
-        serving_group=f"serving-{tag}",
-        worker_group=f"worker-{tag}",
-        artifact_dir=str(tmp_path / "artifacts"),
-        labels=("sport", "politics", "technology", "business", "entertainment"),
-        partitions=3,
-        serve_max_batch=32,
-        torch_threads=1,
-    )
-    ensure_topics(s)
+    s = isolated_settings(broker.bootstrap, redis_url, tmp_path, kind="test")
     yield s
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"test:{tag}:*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    clear_redis(redis_url, s.redis_prefix)
 
 
 class Proc:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from schemas import Settings
-from streams._demo import DemoOptions, run_demo
+from streams._demo import FEEDBACK, PREDICTIONS, READY, DemoOptions, metric_total, run_demo
 
 pytestmark = pytest.mark.integration
 
@@ -23,19 +23,28 @@ def test_small_demo_writes_report_plots_and_metrics_scrape(
         rate=40.0,
         feedback_delay_s=0.2,
         report_dir=str(tmp_path / "r"),
-        timeout_s=240,
+        timeout_s=120,
+        ready_timeout_s=240,
+        settle_timeout_s=120,
+        linger_s=0,  # late model updates only decorate the report
     )
     assert run_demo(settings, opts) == 0
     out = tmp_path / "r"
     data = json.loads((out / "metrics.json").read_text())
     s = data["summary"]
     assert s["events"] == 160 and s["predicted"] == 160
+    assert data["unfinished"] == []
+    assert data["feedback_sent"] == 160  # feedback_fraction 1.0
     assert 0.0 <= s["accuracy"] <= 1.0
     assert 0 in s["versions"]
     for png in ("accuracy.png", "latency_throughput.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "prequential accuracy" in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert "prequential accuracy" in report and "Did not finish" not in report
     serve = (out / "metrics-serve.prom").read_text()
     worker = (out / "metrics-worker.prom").read_text()
-    assert "streamtune_predictions_total" in serve
-    assert "streamtune_feedback_total" in worker
+    # The final scrape is taken once both processes have accounted for everything: a
+    # scrape before the worker was up (or before it joined the last feedback) fails here.
+    assert metric_total(serve, READY) == 1 and metric_total(worker, READY) == 1
+    assert (metric_total(serve, PREDICTIONS) or 0) >= 160
+    assert (metric_total(worker, FEEDBACK) or 0) >= data["feedback_sent"]

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 import torch
 
-from learners import build_initial, checkpoint_digest, default_model_path, save_checkpoint
-from schemas import DeadLetter, ModelUpdate, Prediction, Settings, TextEvent
-from serving import Registry, VersionInfo
+from learners import build_initial, default_model_path, save_checkpoint
+from schemas import DeadLetter, Prediction, Settings, TextEvent
+from serving import Registry
 from streams import make_producer, make_redis
-from tests.integration.helpers import TopicReader
+from tests.integration.helpers import TopicReader, publish_checkpoint
 
 pytestmark = pytest.mark.integration
 
@@ -36,23 +36,6 @@ def _checkpoint(settings: Settings, version: int, shift: int) -> Path:
         examples_seen=10 * version,
     )
     return Path(settings.artifact_dir) / "default" / f"v{version}"
-
-
-def _publish(settings: Settings, registry: Registry, version: int, path: Path) -> ModelUpdate:
-    info = VersionInfo(
-        model="default",
-        version=version,
-        uri=str(path),
-        sha256=checkpoint_digest(path),
-        reason="schedule",
-        status="published",
-        parent_version=version - 1,
-    )
-    update = registry.publish(info)
-    producer = make_producer(settings)
-    producer.send(settings.topics.model_updates, key=b"default", value=update.to_bytes()).get(30)
-    producer.close()
-    return update
 
 
 def _versions_until(
@@ -83,7 +66,7 @@ def test_publish_refuse_corrupt_and_rollback(settings: Settings, start_proc: Any
     reader = TopicReader(settings, settings.topics.predictions)
     assert _versions_until(settings, reader, 0, 120)[-1] == 0
 
-    _publish(settings, registry, 1, _checkpoint(settings, 1, shift=1))
+    publish_checkpoint(settings, registry, 1, _checkpoint(settings, 1, shift=1))
     seen = _versions_until(settings, reader, 1, 60)
     first_v1 = seen.index(1)
     assert set(seen[first_v1:]) == {1}, "once swapped, no prediction goes back to v0"
@@ -93,7 +76,7 @@ def test_publish_refuse_corrupt_and_rollback(settings: Settings, start_proc: Any
     blob = bytearray((bad / "model.safetensors").read_bytes())
     blob[len(blob) // 2] ^= 0xFF
     (bad / "model.safetensors").write_bytes(bytes(blob))
-    _publish(settings, registry, 2, bad)
+    publish_checkpoint(settings, registry, 2, bad)
     dead = TopicReader(settings, settings.topics.dead_letter)
     letters = dead.until(lambda recs: len(recs) >= 1, 60)
     dead.close()
@@ -102,7 +85,7 @@ def test_publish_refuse_corrupt_and_rollback(settings: Settings, start_proc: Any
     assert letter.source_topic == settings.topics.model_updates
     assert set(_versions_until(settings, reader, 1, 30)) == {1}, "v1 keeps serving"
 
-    _publish(settings, registry, 3, _checkpoint(settings, 3, shift=3))
+    publish_checkpoint(settings, registry, 3, _checkpoint(settings, 3, shift=3))
     assert _versions_until(settings, reader, 3, 60)[-1] == 3
 
     rolled = subprocess.run(

@@ -17,11 +17,6 @@ from serving import RecordStore
 from streams import make_producer, make_redis
 from tests.integration.helpers import TopicReader
 
-#: Known bug, intermittent (see the session note): after one serving member is SIGKILLed,
-#: the survivor's kafka-python group rejoin on the embedded broker sometimes never
-#: completes, so the remaining texts wait unpredicted (in Kafka, not lost) until a restart.
-REJOIN_BUG = "kafka-python rejoin after a member's SIGKILL sometimes never completes on Tansu"
-
 pytestmark = pytest.mark.integration
 
 TOPICS = ["sport", "politics", "technology", "business", "entertainment"]
@@ -160,10 +155,6 @@ def test_malformed_messages_are_dead_lettered_and_valid_neighbours_predicted(
     assert small.raw == "e25vdCBqc29u"  # base64 of the original bytes
 
 
-@pytest.mark.xfail(
-    reason=REJOIN_BUG,
-    strict=False,
-)
 def test_two_consumers_share_load_and_sigkill_loses_nothing(
     settings: Settings, start_proc: Any
 ) -> None:

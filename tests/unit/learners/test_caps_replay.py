@@ -23,14 +23,32 @@ def ex(i: int, label: str = "a", user: str | None = None) -> Example:
 
 
 def test_cap_downweights_one_user_to_the_cap() -> None:
-    batch = [ex(i, user="flood") for i in range(6)] + [ex(10, user="x"), ex(11, user="y")]
-    result = cap_per_user(batch, 0.25)  # cap = floor(0.25 * 8) = 2
+    batch = [ex(i, user="flood") for i in range(6)] + [ex(10 + i, user=f"u{i}") for i in range(6)]
+    result = cap_per_user(batch, 0.25)
     assert [e.event_id for e in result.kept] == [e.event_id for e in batch]
     flood = [e.weight for e in result.kept if e.user_id == "flood"]
-    assert sum(flood) == pytest.approx(2.0)  # six examples weigh as much as two
-    assert [e.weight for e in result.kept if e.user_id != "flood"] == [1.0, 1.0]
+    assert sum(flood) == pytest.approx(2.0)  # a quarter of 2 + 6: six weigh as much as two
+    assert [e.weight for e in result.kept if e.user_id != "flood"] == [1.0] * 6
     assert result.downweighted == ("e0", "e1", "e2", "e3", "e4", "e5")
+    assert result.top_user_share == pytest.approx(0.25)
     assert not result.dropped
+
+
+def test_cap_bounds_declared_weight_not_just_counts() -> None:
+    # One feedback declaring weight 100 must not outweigh the batch.
+    heavy = Example("h", "t", "a", user_id="flood", weight=100.0)
+    batch = [heavy] + [ex(i, user=f"u{i}") for i in range(9)]
+    result = cap_per_user(batch, 0.25)
+    assert result.kept[0].weight == pytest.approx(3.0)  # 3 / (3 + 9) = 0.25
+    assert result.top_user_share == pytest.approx(0.25)
+
+
+def test_cap_out_of_reach_no_user_outweighs_another() -> None:
+    # Three users cannot each hold a quarter: the flood weighs as much as the lightest.
+    batch = [ex(i, user="flood") for i in range(6)] + [ex(10, user="x"), ex(11, user="y")]
+    result = cap_per_user(batch, 0.25)
+    assert sum(e.weight for e in result.kept if e.user_id == "flood") == pytest.approx(1.0)
+    assert result.top_user_share == pytest.approx(1 / 3)
 
 
 def test_cap_never_drops_anonymous_or_below_one() -> None:

@@ -30,10 +30,17 @@ from learners import (
     next_version,
     prune_checkpoints,
     read_checkpoint,
+    read_trained_ids,
     remove_temporaries,
     save_checkpoint,
 )
-from learners._checkpoint import MANIFEST_FILE, MODEL_FILE, sha256_bytes
+from learners._checkpoint import (
+    MANIFEST_FILE,
+    MODEL_FILE,
+    PARTIAL_WRITE,
+    TRAINED_IDS_FILE,
+    sha256_bytes,
+)
 from tests.unit.learners.conftest import Factory
 
 
@@ -269,3 +276,94 @@ def test_delta_needs_a_base(trained: IncrementalLearner, tmp_path: Path) -> None
         save_checkpoint(
             tmp_path, trained.model, version=1, examples_seen=0, base_model_path=tmp_path
         )
+
+
+def test_trained_ids_are_recorded_sorted_and_verified(
+    trained: IncrementalLearner, tmp_path: Path
+) -> None:
+    manifest = save_checkpoint(
+        tmp_path, trained.model, version=2, parent=1, examples_seen=3, trained_ids=["b", "a", "c"]
+    )
+    path = checkpoint_path(tmp_path, "default", 2)
+    assert json.loads((path / TRAINED_IDS_FILE).read_text()) == ["a", "b", "c"]
+    assert manifest.files[TRAINED_IDS_FILE] == sha256_bytes((path / TRAINED_IDS_FILE).read_bytes())
+    assert read_trained_ids(path) == ["a", "b", "c"]
+    assert read_checkpoint(path).trained_ids == ("a", "b", "c")
+    load_checkpoint(path)
+    (path / TRAINED_IDS_FILE).write_text('["a", "b", "c", "d"]')  # an id slipped in
+    with pytest.raises(CorruptCheckpoint, match=r"trained_ids\.json"):
+        read_trained_ids(path)
+    with pytest.raises(CorruptCheckpoint):
+        load_checkpoint(path)
+
+
+def test_an_empty_trained_ids_list_is_recorded(trained: IncrementalLearner, tmp_path: Path) -> None:
+    save_checkpoint(tmp_path, trained.model, version=1, examples_seen=0, trained_ids=[])
+    path = checkpoint_path(tmp_path, "default", 1)
+    assert (path / TRAINED_IDS_FILE).read_text() == "[]"
+    assert read_trained_ids(path) == []
+
+
+def test_checkpoints_without_trained_ids_still_load(
+    trained: IncrementalLearner, tmp_path: Path
+) -> None:
+    path = save(trained, tmp_path, 1)  # as written before trained ids were recorded
+    assert not (path / TRAINED_IDS_FILE).exists()
+    assert read_trained_ids(path) == []
+    assert read_checkpoint(path).trained_ids == ()
+    load_checkpoint(path)
+
+
+def test_trained_ids_listed_but_missing_or_malformed_is_corrupt(
+    trained: IncrementalLearner, tmp_path: Path
+) -> None:
+    save_checkpoint(tmp_path, trained.model, version=1, examples_seen=1, trained_ids=["a"])
+    path = checkpoint_path(tmp_path, "default", 1)
+    for bad in (b'{"a": 1}', b'["a", "a"]', b"[1]"):
+        (path / TRAINED_IDS_FILE).write_bytes(bad)
+        data = json.loads((path / MANIFEST_FILE).read_text())
+        data["files"][TRAINED_IDS_FILE] = sha256_bytes(bad)
+        (path / MANIFEST_FILE).write_text(json.dumps(data))
+        with pytest.raises(CorruptCheckpoint, match=r"trained_ids\.json"):
+            read_trained_ids(path)
+    (path / TRAINED_IDS_FILE).unlink()
+    with pytest.raises(CorruptCheckpoint, match="cannot read"):
+        read_checkpoint(path)
+
+
+def test_manifest_listing_an_unknown_file_is_corrupt(
+    trained: IncrementalLearner, tmp_path: Path
+) -> None:
+    path = save(trained, tmp_path, 1)
+    data = json.loads((path / MANIFEST_FILE).read_text())
+    data["files"]["extra.bin"] = sha256_bytes(b"")
+    (path / MANIFEST_FILE).write_text(json.dumps(data))
+    with pytest.raises(CorruptCheckpoint, match="manifest lists"):
+        read_checkpoint(path)
+
+
+def test_a_write_interrupted_midway_leaves_only_a_truncated_temporary(
+    trained: IncrementalLearner, tmp_path: Path
+) -> None:
+    class Killed(BaseException):  # stands in for SIGKILL: nothing after it runs
+        pass
+
+    seen: list[tuple[str, int]] = []
+
+    def kill(stage: str) -> None:
+        (partial,) = (tmp_path / "default").glob(f".tmp-v1-*/{MODEL_FILE}")
+        seen.append((stage, partial.stat().st_size))
+        raise Killed
+
+    with pytest.raises(Killed):
+        save_checkpoint(
+            tmp_path, trained.model, version=1, examples_seen=1, trained_ids=["a"], on_write=kill
+        )
+    assert seen and seen[0][0] == PARTIAL_WRITE and seen[0][1] > 0
+    assert list_versions(tmp_path, "default") == []
+    # The exception path tidies up; a real SIGKILL leaves the temporary for start-up.
+    assert not list((tmp_path / "default").glob(".tmp-*"))
+    stages: list[str] = []
+    save_checkpoint(tmp_path, trained.model, version=1, examples_seen=1, on_write=stages.append)
+    assert stages == [PARTIAL_WRITE]  # a hook that returns lets the write complete
+    assert latest_valid_checkpoint(tmp_path, "default") is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 
@@ -177,3 +178,35 @@ def test_decision_is_a_recordable_json_record() -> None:
     flat = decision.flat_metrics()
     assert flat["champion.recent.accuracy"] == 1.0
     assert flat["challenger.recent.n"] == 20.0
+
+
+def _scores_with_accuracy(right: int, n: int) -> Scores:
+    """``right`` of ``n`` confidently correct for all-"neg" labels, the rest confidently wrong."""
+    return Scores.of([[0.9, 0.1]] * right + [[0.1, 0.9]] * (n - right), list(LABELS))
+
+
+def test_trusted_floor_stops_a_ratchet_of_small_declines() -> None:
+    g = ValidationGate(accuracy_margin=0.02, log_loss_margin=None, min_examples=5)
+    y = ["neg"] * 100
+    recent = EvalSet(y, _scores_with_accuracy(80, 100), _scores_with_accuracy(80, 100))
+    accuracies = [84, 83, 82, 81]  # each within the margin of the one before
+    decisions = []
+    for champ, chall in itertools.pairwise(accuracies):
+        trusted = EvalSet(y, _scores_with_accuracy(champ, 100), _scores_with_accuracy(chall, 100))
+        d = g.decide(recent, trusted, weights=True)
+        decisions.append(d)
+        if d.accepted:
+            g.raise_floor(d)
+    assert [d.accepted for d in decisions] == [True, True, False]
+    assert decisions[-1].reason.startswith("below_trusted_floor: 0.8100 < best published 0.8400")
+    assert g.trusted_floor == pytest.approx(0.84)
+
+
+def test_no_floor_without_a_trusted_set() -> None:
+    g = ValidationGate(min_examples=5)
+    g.trusted_floor = 0.99
+    y = ["neg"] * 10
+    d = g.decide(
+        EvalSet(y, _scores_with_accuracy(8, 10), _scores_with_accuracy(8, 10)), weights=True
+    )
+    assert d.accepted

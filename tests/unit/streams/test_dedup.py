@@ -116,3 +116,15 @@ def test_a_stale_journal_under_a_reused_version_is_replaced() -> None:
     fresh.stage(["new"])
     fresh.prepare(1)
     assert r.smembers(fresh.journal_key(1)) == {b"new"}
+
+
+def test_discarded_staged_ids_are_not_journalled_and_train_again() -> None:
+    # A rollback undoes what was trained since the last checkpoint.
+    ledger = DedupLedger(FakeRedis(), "p:", "m", ttl_s=60)
+    ledger.recover(None)
+    ledger.stage(["a", "b"])
+    assert ledger.trained(["a", "b", "c"]) == {"a", "b"}
+    assert ledger.discard_staged() == 2
+    assert ledger.trained(["a", "b"]) == set()
+    ledger.stage(["c"])
+    assert ledger.prepare(1) == ["c"]
