@@ -36,6 +36,7 @@ from tests.faults.worker_helpers import (
     RegistryAudit,
     committed_offsets,
     died,
+    fast_worker_settings,
     lineage_ids,
     mark_held_out,
     newest_version,
@@ -54,17 +55,9 @@ N = 4 * WAVE
 
 
 def _settings(settings: Settings) -> Settings:
-    return settings.with_overrides(
-        checkpoint_every_examples=8,
-        checkpoint_every_s=1.0,
-        worker_max_batch=8,
-        worker_max_wait_ms=100,
-        publish_every_examples=16,
-        publish_every_s=2.0,
-        # Any candidate passes the gate once it holds a few held-out examples.
-        gate_min_examples=2,
-        gate_accuracy_margin=1.0,
-        gate_log_loss_margin=0.0,
+    # Any candidate passes the gate once it holds a few held-out examples.
+    return fast_worker_settings(
+        settings, publish_every_examples=16, publish_every_s=2.0, gate_min_examples=2
     )
 
 

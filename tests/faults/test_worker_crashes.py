@@ -24,6 +24,7 @@ from tests.faults.ledger import Ledger, Report, Watch, record_trained
 from tests.faults.worker_helpers import (
     RegistryAudit,
     died,
+    fast_worker_settings,
     lineage_ids,
     mark_held_out,
     newest_version,
@@ -43,17 +44,7 @@ RESENT = 6  # already-sent feedback sent again after each restart: must not trai
 
 
 def _settings(settings: Settings) -> Settings:
-    return settings.with_overrides(
-        checkpoint_every_examples=8,
-        checkpoint_every_s=1.0,
-        worker_max_batch=8,
-        worker_max_wait_ms=100,
-        # Publications happen under the kills too; any candidate passes the gate.
-        publish_every_examples=64,
-        gate_min_examples=1,
-        gate_accuracy_margin=1.0,
-        gate_log_loss_margin=0.0,
-    )
+    return fast_worker_settings(settings, publish_every_examples=64, gate_min_examples=1)
 
 
 def test_sigkill_worker_mid_batch_three_times(

@@ -39,6 +39,24 @@ T = TypeVar("T")
 POLL_S = 0.2
 
 
+def fast_worker_settings(settings: Settings, **extra: Any) -> Settings:
+    """Small batches and frequent checkpoints; a gate that passes any candidate.
+
+    For crash scenarios: every kill lands between checkpoints, and publications happen
+    under the kills too (``extra`` sets their cadence).
+    """
+    fields: dict[str, Any] = {
+        "checkpoint_every_examples": 8,
+        "checkpoint_every_s": 1.0,
+        "worker_max_batch": 8,
+        "worker_max_wait_ms": 100,
+        "gate_accuracy_margin": 1.0,
+        "gate_log_loss_margin": 0.0,
+    }
+    fields.update(extra)
+    return settings.with_overrides(**fields)
+
+
 def seed_records(settings: Settings, ids: Sequence[str]) -> None:
     """Write the prediction records serving would have written for ``ids``."""
     rng = np.random.default_rng(0)

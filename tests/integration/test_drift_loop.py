@@ -94,17 +94,21 @@ def test_abrupt_change_is_detected_published_and_served(
         lambda recs: any(ModelUpdate.model_validate_json(r.value).reason == "drift" for r in recs),
         120,
     )
-    update = next(
+    drift_updates = [
         u
         for u in (ModelUpdate.model_validate_json(r.value) for r in updates.records)
         if u.reason == "drift"
-    )
+    ]
+    assert drift_updates, f"no drift version published; worker log:\n{worker.log()[-4000:]}"
+    update = drift_updates[0]
     published_s = time.monotonic() - change_at
     print(f"drift version v{update.version} published {published_s:.1f} s after the change")
     registry = Registry(make_redis(s), s.redis_prefix)
     info = registry.get(s.model_name, update.version)
     assert info is not None and info.status == "published"
-    assert info.metrics["challenger.recent.accuracy"] >= info.metrics["champion.recent.accuracy"]
+    assert info.metrics["challenger.recent.accuracy"] >= info.metrics["champion.recent.accuracy"], (
+        info
+    )
 
     # Serving switches to it: new texts are answered by the published version.
     extra = topical(60, seed=9, start=10_000)
@@ -114,7 +118,9 @@ def test_abrupt_change_is_detected_published_and_served(
     ):
         replay(extra[:20], change=True, timeout=30)
         extra = extra[20:] or topical(60, seed=10, start=20_000 + int(time.monotonic()))
-    assert any(p.model_version == update.version for p in served.values())
+    assert any(p.model_version == update.version for p in served.values()), (
+        f"serving never answered with v{update.version}"
+    )
     # Zero lost predictions over the whole run.
     assert all(i in served for i, _, _ in stream)
     preds.close()
