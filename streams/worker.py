@@ -204,6 +204,7 @@ class LearnerTrainer:
             scored(trusted) if trusted is not None else None,
             weights=weights,
             train_loss=train_loss,
+            after_drift=limit is not None,
         )
 
     def _embedded(self, trusted: HoldoutSet[Example]) -> HoldoutSet[Example]:

@@ -131,6 +131,7 @@ class ValidationGate:
         *,
         weights: WeightsCheck,
         train_loss: float | None = None,
+        after_drift: bool = False,
     ) -> GateDecision:
         """Decide on one challenger.
 
@@ -145,6 +146,11 @@ class ValidationGate:
             arrays (anything ``numpy.asarray`` takes, CPU tensors included).
         train_loss
             The challenger's last training loss, if known.
+        after_drift
+            ``recent`` holds only what came after a detected drift, which the champion
+            failed. There a challenger that is more accurate is not held back by its
+            log-loss: mid-adaptation its probabilities lag its decisions, and the
+            champion it would replace is the one the drift was detected on.
         """
         sets = {"recent": recent} | ({"trusted": trusted} if trusted is not None else {})
         measured = {
@@ -179,7 +185,8 @@ class ValidationGate:
         for name, (champ, chall) in measured.items():
             if not chall.finite:
                 return decision(False, f"non_finite_loss: challenger metrics on {name}")
-            verdict = self._compare(name, champ, chall)
+            adapting = after_drift and name == "recent" and chall.accuracy > champ.accuracy
+            verdict = self._compare(name, champ, chall, log_loss=not adapting)
             if verdict is not None:
                 return decision(False, verdict)
         floor = self.trusted_floor
@@ -193,7 +200,9 @@ class ValidationGate:
                 )
         return decision(True, "accepted: not worse than the champion within the margins")
 
-    def _compare(self, name: str, champ: Metrics, chall: Metrics) -> str | None:
+    def _compare(
+        self, name: str, champ: Metrics, chall: Metrics, *, log_loss: bool = True
+    ) -> str | None:
         if not champ.finite:  # a broken champion cannot hold a challenger back
             return None
         if chall.accuracy < champ.accuracy - self.accuracy_margin:
@@ -201,8 +210,10 @@ class ValidationGate:
                 f"worse_accuracy: on {name}, {chall.accuracy:.4f} < "
                 f"{champ.accuracy:.4f} - {self.accuracy_margin}"
             )
-        if self.log_loss_margin is not None and (
-            chall.log_loss > champ.log_loss + self.log_loss_margin
+        if (
+            log_loss
+            and self.log_loss_margin is not None
+            and chall.log_loss > champ.log_loss + self.log_loss_margin
         ):
             return (
                 f"worse_log_loss: on {name}, {chall.log_loss:.4f} > "

@@ -210,3 +210,18 @@ def test_no_floor_without_a_trusted_set() -> None:
         EvalSet(y, _scores_with_accuracy(8, 10), _scores_with_accuracy(8, 10)), weights=True
     )
     assert d.accepted
+
+
+def test_after_a_drift_a_more_accurate_challenger_is_not_held_back_by_log_loss() -> None:
+    y = ["neg"] * 10
+    # The champion the drift was detected on: 3 of 10 right, hedging.
+    champ = Scores.of([[0.6, 0.4]] * 3 + [[0.4, 0.6]] * 7, list(LABELS))
+    # Mid-adaptation: 6 of 10 right, but confidently wrong on the other 4.
+    chall = Scores.of([[0.9, 0.1]] * 6 + [[0.001, 0.999]] * 4, list(LABELS))
+    g = ValidationGate(min_examples=5)
+    assert g.decide(EvalSet(y, champ, chall), weights=True).reason.startswith("worse_log_loss")
+    assert g.decide(EvalSet(y, champ, chall), weights=True, after_drift=True).accepted
+    # Not more accurate: log-loss still counts after a drift.
+    same = Scores.of([[0.9, 0.1]] * 3 + [[0.001, 0.999]] * 7, list(LABELS))
+    decision = g.decide(EvalSet(y, champ, same), weights=True, after_drift=True)
+    assert decision.reason.startswith("worse_log_loss")
