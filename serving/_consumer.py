@@ -3,8 +3,11 @@
 One batch follows a fixed order so a crash replays and never loses:
 
 1. write the prediction records to Redis (the feedback join needs them first);
-2. produce predictions and dead letters, then flush and check every ack (``acks=all``);
-3. only then commit the consumer offsets.
+2. produce predictions and dead letters;
+3. at most every ``serve_commit_interval_ms`` (and whenever the consumer goes idle or
+   stops): flush, check every ack (``acks=all``), and only then commit the offsets of the
+   batches those sends cover. Waiting for acks once per interval instead of once per
+   batch keeps the broker round trip off the model's critical path.
 
 A crash anywhere before step 3 replays the batch: duplicates, never losses.
 
@@ -99,6 +102,10 @@ class ServingConsumer:
         self.group = group
         self.ensure_topics: Callable[[], object] | None = None
         self._committed: dict[TopicPartition, int] = {}
+        #: Sends and records since the last commit (see :meth:`flush_and_commit`).
+        self._unacked: list[Any] = []
+        self._uncommitted: list[RawRecord] = []
+        self._last_commit = time.monotonic()
         self._next_loss_check = 0.0
 
     def poll_batch(self) -> list[RawRecord]:
@@ -161,24 +168,18 @@ class ServingConsumer:
             # find no record and be dead-lettered by the join, which is reported there.
             self.stats.record_write_failures += len(stored)
             log.warning("could not store %d prediction records: %s", len(stored), exc)
-        futures = [
+        self._unacked += [
             self.producer.send(self.topics.predictions, key=p.event_id.encode(), value=p.to_bytes())
             for p in predictions
         ]
-        futures += [
+        self._unacked += [
             self.producer.send(self.topics.dead_letter, key=None, value=d.to_bytes())
             for d in decoded.dead
         ]
-        try:
-            self.producer.flush(timeout=FLUSH_TIMEOUT_S)
-        except KafkaError as exc:  # KafkaTimeoutError: the broker did not ack in time
-            raise PublishError(f"{len(futures)} sends not acknowledged: {exc}") from exc
-        failed = [f for f in futures if f.failed()]
-        if failed:
-            raise PublishError(
-                f"{len(failed)} of {len(futures)} sends failed: {failed[0].exception}"
-            )
-        self._commit(records)
+        self._uncommitted += records
+        interval = s.serve_commit_interval_ms / 1000
+        if time.monotonic() - self._last_commit >= interval:
+            self.flush_and_commit()
         self.stats.batches += 1
         self.stats.predictions += len(predictions)
         self.stats.dead_letters += len(decoded.dead)
@@ -224,6 +225,28 @@ class ServingConsumer:
             m.consumer_lag.labels(
                 group=self.settings.serving_group, topic=tp.topic, partition=str(tp.partition)
             ).set(lag)
+
+    def flush_and_commit(self) -> None:
+        """Wait for every send since the last commit, then commit the offsets they cover.
+
+        Raises :class:`PublishError` (and commits nothing) when a send was not
+        acknowledged: whoever owns those partitions next replays them.
+        """
+        self._last_commit = time.monotonic()
+        if not self._uncommitted:
+            return
+        futures, self._unacked = self._unacked, []
+        records, self._uncommitted = self._uncommitted, []
+        try:
+            self.producer.flush(timeout=FLUSH_TIMEOUT_S)
+        except KafkaError as exc:  # KafkaTimeoutError: the broker did not ack in time
+            raise PublishError(f"{len(futures)} sends not acknowledged: {exc}") from exc
+        failed = [f for f in futures if f.failed()]
+        if failed:
+            raise PublishError(
+                f"{len(failed)} of {len(futures)} sends failed: {failed[0].exception}"
+            )
+        self._commit(records)
 
     def _rebalancing(self) -> bool:
         return self.group is not None and self.group.rebalancing
@@ -349,6 +372,9 @@ class ServingConsumer:
                 raise
             try:
                 self.process(batch)
+                if not batch:
+                    self.flush_and_commit()  # idle: nothing waits on a later batch
             except PublishError as exc:
                 log.error("cannot publish a batch, exiting so a supervisor restarts me: %s", exc)
                 raise
+        self.flush_and_commit()
