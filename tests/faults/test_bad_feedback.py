@@ -9,13 +9,10 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import pytest
 
 from schemas import Settings
-from serving._records import PredictionRecord, RecordStore
 from streams import make_producer
-from streams._clients import make_redis
 from tests.faults.ledger import (
     Ledger,
     Report,
@@ -24,6 +21,7 @@ from tests.faults.ledger import (
     record_trained,
     trainable_ids,
 )
+from tests.faults.worker_helpers import seed_records
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -63,19 +61,6 @@ BAD: list[tuple[str, bytes | None, bytes, str]] = [
 ]
 #: Valid feedback before each bad record, and after the last.
 GAP = 5
-
-
-def seed_records(settings: Settings, ids: list[str]) -> None:
-    """Write prediction records as serving would (stands in for ``serve``)."""
-    rng = np.random.default_rng(0)
-    store = RecordStore(make_redis(settings), settings.redis_prefix, settings.prediction_ttl_s)
-    recs = []
-    for i, eid in enumerate(ids):
-        emb = rng.standard_normal(384).astype(np.float32)
-        unit = emb / np.linalg.norm(emb)
-        recs.append(PredictionRecord(eid, "default", 0, f"news {i}", "sport", {}, unit, 0))
-    store.put_many(recs)
-    store.client.close()
 
 
 def test_bad_feedback_dead_lettered_valid_neighbours_trained(

@@ -9,39 +9,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import pytest
 
 from learners import latest_valid_checkpoint
 from learners.gate import HoldoutPolicy
 from schemas import DeadLetter, FeedbackEvent, Settings
-from serving._records import PredictionRecord, RecordStore
-from streams._clients import make_producer, make_redis
+from streams._clients import make_producer
+from tests.faults.worker_helpers import seed_records
 from tests.integration.helpers import TopicReader
 
 pytestmark = pytest.mark.integration
-
-
-def _records(settings: Settings, ids: list[str]) -> None:
-    # Stands in for serving: the record is written before the prediction would be published.
-    rng = np.random.default_rng(0)
-    store = RecordStore(make_redis(settings), settings.redis_prefix, settings.prediction_ttl_s)
-    recs = []
-    for i, event_id in enumerate(ids):
-        emb = rng.standard_normal(384).astype(np.float32)
-        recs.append(
-            PredictionRecord(
-                event_id,
-                "default",
-                0,
-                f"text {i}",
-                "sport",
-                {"sport": 1.0},
-                emb / np.linalg.norm(emb),
-                0,
-            )
-        )
-    store.put_many(recs)
 
 
 def _feedback(settings: Settings, items: list[tuple[str, bytes]]) -> None:
@@ -88,7 +65,7 @@ def test_feedback_trains_deduplicated_examples(settings: Settings, start_proc: A
         worker_max_wait_ms=200,
         pending_ttl_s=2.0,
     )
-    _records(s, ids)
+    seed_records(s, ids)
     t0 = time.monotonic()
     worker = start_proc(s, "worker")
     _wait(lambda: "worker resumes" in worker.log(), 120, "worker start", worker)
