@@ -92,9 +92,12 @@ class Settings(BaseModel):
     #: A serving member still (re)joining its group after this long exits, so its
     #: supervisor restarts it (see ``serving._group``).
     serve_rebalance_timeout_s: float = Field(default=60.0, gt=0)
-    #: Serving flushes, checks acks and commits at most this often (0: every batch). A
-    #: crash replays at most this much: duplicates, never losses.
+    #: Serving commits the batches whose predictions are acknowledged at most this often
+    #: (0: after every batch). A crash replays about this much: duplicates, never losses.
     serve_commit_interval_ms: int = Field(default=500, ge=0)
+    #: Run each batch's forward pass on a worker thread while the loop polls the next
+    #: batch and stores/publishes the previous one (``False``: one step after another).
+    serve_pipeline: bool = True
     artifact_dir: str = "artifacts"
     seed: int = 0
 

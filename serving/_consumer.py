@@ -1,13 +1,15 @@
 """The serving loop: poll texts, micro-batch, predict, store records, publish, commit.
 
-One batch follows a fixed order so a crash replays and never loses:
+The forward pass of one batch runs on a worker thread while the loop polls the next batch
+and publishes the previous one (``serve_pipeline``); batches still finish in order, and
+each follows a fixed order so a crash replays and never loses:
 
 1. write the prediction records to Redis (the feedback join needs them first);
 2. produce predictions and dead letters;
-3. at most every ``serve_commit_interval_ms`` (and whenever the consumer goes idle or
-   stops): flush, check every ack (``acks=all``), and only then commit the offsets of the
-   batches those sends cover. Waiting for acks once per interval instead of once per
-   batch keeps the broker round trip off the model's critical path.
+3. at most every ``serve_commit_interval_ms``: commit the offsets of the oldest batches
+   whose sends are all acknowledged (``acks=all``), without waiting for the others; when
+   the consumer goes idle or stops, flush first and commit everything. Nothing on the
+   model's critical path waits for a broker round trip.
 
 A crash anywhere before step 3 replays the batch: duplicates, never losses.
 
@@ -23,19 +25,22 @@ instead of hanging.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis
 from kafka import KafkaConsumer, KafkaProducer
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, KafkaTimeoutError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from schemas import DeadLetter, Prediction, Rejection, Settings, dead_letter
-from serving._batcher import RawRecord, build_outputs, split_batch
+from serving._batcher import Decoded, RawRecord, build_outputs, split_batch
 from serving._group import GroupState, RebalanceStalled
 from serving._metrics import Metrics
 from serving._predictor import BatchOutput, Predictor
@@ -47,6 +52,11 @@ log = logging.getLogger(__name__)
 FLUSH_TIMEOUT_S = 60.0
 #: How often the committed offsets are checked against the broker (data-loss detection).
 LOSS_CHECK_EVERY_S = 3.0
+#: How long one committed-offset lookup of that check may block.
+LOSS_CHECK_TIMEOUT_MS = 1000
+#: Poll slices while a forward pass runs: how soon the loop notices that it finished.
+BUSY_POLL_MS = 5
+MAX_BUSY_POLL_MS = 100
 
 
 class PublishError(RuntimeError):
@@ -55,6 +65,31 @@ class PublishError(RuntimeError):
 
 class BrokerDataLost(RuntimeError):
     """The broker lost this group's offsets or the texts topic (a memory-only restart)."""
+
+
+def _forward(predictor: Predictor, texts: list[str]) -> tuple[BatchOutput, float]:
+    """One forward pass and how long it took (seconds)."""
+    t0 = time.perf_counter()
+    out = predictor.predict(texts)
+    return out, time.perf_counter() - t0
+
+
+@dataclass(frozen=True, slots=True)
+class InFlight:
+    """A decoded batch whose forward pass was started.
+
+    ``forward`` is ``None`` when the batch holds no valid event: nothing to run.
+    """
+
+    records: list[RawRecord]
+    decoded: Decoded
+    version: int
+    forward: Future[tuple[BatchOutput, float]] | None
+    started: float
+
+    def running(self) -> bool:
+        """Whether the forward pass is still running."""
+        return self.forward is not None and not self.forward.done()
 
 
 @dataclass
@@ -102,26 +137,41 @@ class ServingConsumer:
         self.group = group
         self.ensure_topics: Callable[[], object] | None = None
         self._committed: dict[TopicPartition, int] = {}
-        #: Sends and records since the last commit (see :meth:`flush_and_commit`).
-        self._unacked: list[Any] = []
-        self._uncommitted: list[RawRecord] = []
+        #: Next offset to read per partition, as far as this consumer has read (lag).
+        self._read_up_to: dict[TopicPartition, int] = {}
+        #: Finished batches not yet committed, oldest first: when finished, their records
+        #: and their sends (see :meth:`commit_acked`).
+        self._pending: deque[tuple[float, list[RawRecord], list[Any]]] = deque()
         self._last_commit = time.monotonic()
         self._next_loss_check = 0.0
+        #: Smoothed forward-pass seconds per text, see :meth:`_busy_poll_ms`. Per text, so
+        #: a small batch is not expected to take as long as a full one (the fixed cost of
+        #: a pass makes this an underestimate for it: safe, it only polls more often).
+        self._forward_per_text = 0.0
 
-    def poll_batch(self) -> list[RawRecord]:
+    def poll_batch(self, inflight: InFlight | None = None) -> list[RawRecord]:
         """Gather up to ``serve_max_batch`` records.
 
         It waits at most ``serve_max_wait_ms`` after the first record arrives, and up to
-        500 ms for a first one.
+        500 ms for a first one. While the forward pass of the batch ``inflight`` is still
+        running it keeps filling the batch, since the model could not start it earlier
+        anyway; once that pass is done, it does not wait for a first record, so the batch
+        in flight is published at once.
         """
         max_batch = self.settings.serve_max_batch
+        max_wait = self.settings.serve_max_wait_ms / 1000
         out: list[RawRecord] = []
-        deadline: float | None = None
+        first_at: float | None = None
         while len(out) < max_batch:
-            if deadline is None:
-                timeout_ms = 500
+            running = inflight is not None and inflight.running()
+            busy_ms = self._busy_poll_ms(inflight) if running else 0
+            if first_at is None:
+                timeout_ms = busy_ms if running else (0 if inflight else 500)
             else:
-                timeout_ms = int(max(0.0, deadline - time.monotonic()) * 1000)
+                left = first_at + max_wait - time.monotonic()
+                if left <= 0 and not running:
+                    break
+                timeout_ms = busy_ms if running else math.ceil(left * 1000)
             polled: dict[Any, list[Any]] = self.consumer.poll(
                 timeout_ms=timeout_ms, max_records=max_batch - len(out)
             )
@@ -131,35 +181,59 @@ class ServingConsumer:
                     out.append(
                         RawRecord(r.topic, r.partition, r.offset, r.key, r.value, now, r.timestamp)
                     )
-            if not out:
+            if not out and not running:
                 return out
-            if deadline is None:
-                deadline = time.monotonic() + self.settings.serve_max_wait_ms / 1000
-            if time.monotonic() >= deadline:
-                break
+            if first_at is None and out:
+                first_at = time.monotonic()
         return out
 
-    def process(self, records: list[RawRecord]) -> None:
-        """Predict, store, publish and commit one batch (see the module docstring)."""
-        if not records:
-            return
-        started = time.perf_counter()
+    def _busy_poll_ms(self, inflight: InFlight | None) -> int:
+        """How long to wait for records while ``inflight``'s forward pass runs.
+
+        Until about when it should end (from recent passes), then in short slices. Each
+        wake-up takes the GIL from the forward pass, so waking every few milliseconds
+        throughout would slow it.
+        """
+        if inflight is None:
+            return BUSY_POLL_MS
+        expected = self._forward_per_text * len(inflight.decoded.valid)
+        left_ms = (inflight.started + expected - time.perf_counter()) * 1000
+        return int(min(max(left_ms, BUSY_POLL_MS), MAX_BUSY_POLL_MS))
+
+    def start(self, records: list[RawRecord], pool: Executor | None = None) -> InFlight:
+        """Decode a batch and start its forward pass (on ``pool``, or here and now).
+
+        The predictor is read once, so the whole batch is served by one version even if a
+        swap lands meanwhile.
+        """
         s = self.settings
         decoded = split_batch(
             records, max_event_bytes=s.max_event_bytes, max_text_bytes=s.max_text_bytes
         )
-        predictor = self.predictor  # one version for the whole batch, even across a swap
+        predictor = self.predictor
+        forward: Future[tuple[BatchOutput, float]] | None = None
+        if decoded.valid:
+            texts = [event.text for _, event in decoded.valid]
+            if pool is None:
+                forward = Future()
+                forward.set_result(_forward(predictor, texts))
+            else:
+                forward = pool.submit(_forward, predictor, texts)
+        return InFlight(records, decoded, predictor.version, forward, time.perf_counter())
+
+    def finish(self, batch: InFlight) -> None:
+        """Wait for a batch's forward pass, then store, publish and maybe commit it."""
         predictions: list[Prediction] = []
         stored: list[PredictionRecord] = []
         model_s = 0.0
-        if decoded.valid:
-            t_model = time.perf_counter()
-            out = predictor.predict([event.text for _, event in decoded.valid])
+        if batch.forward is not None:
+            out, model_s = batch.forward.result()
+            per_text = model_s / len(batch.decoded.valid)
+            self._forward_per_text += (per_text - self._forward_per_text) / 4  # for the poll
             if self.on_output is not None:
-                self.on_output(out, predictor.version)
-            model_s = time.perf_counter() - t_model
+                self.on_output(out, batch.version)
             predictions, stored = build_outputs(
-                decoded.valid, out, version=predictor.version, done_ns=time.monotonic_ns()
+                batch.decoded.valid, out, version=batch.version, done_ns=time.monotonic_ns()
             )
         try:
             self.store.put_many(stored)
@@ -168,26 +242,30 @@ class ServingConsumer:
             # find no record and be dead-lettered by the join, which is reported there.
             self.stats.record_write_failures += len(stored)
             log.warning("could not store %d prediction records: %s", len(stored), exc)
-        self._unacked += [
+        sends = [
             self.producer.send(self.topics.predictions, key=p.event_id.encode(), value=p.to_bytes())
             for p in predictions
         ]
-        self._unacked += [
-            self.producer.send(self.topics.dead_letter, key=None, value=d.to_bytes())
-            for d in decoded.dead
+        dead = batch.decoded.dead
+        sends += [
+            self.producer.send(self.topics.dead_letter, key=None, value=d.to_bytes()) for d in dead
         ]
-        self._uncommitted += records
-        interval = s.serve_commit_interval_ms / 1000
-        if time.monotonic() - self._last_commit >= interval:
-            self.flush_and_commit()
+        self._pending.append((time.monotonic(), batch.records, sends))
+        if time.monotonic() - self._last_commit >= self.settings.serve_commit_interval_ms / 1000:
+            self.commit_acked()
         self.stats.batches += 1
         self.stats.predictions += len(predictions)
-        self.stats.dead_letters += len(decoded.dead)
-        self.stats.last_batch_size = len(records)
+        self.stats.dead_letters += len(dead)
+        self.stats.last_batch_size = len(batch.records)
         if self.metrics is not None:
-            self._observe(records, decoded.dead, predictions, model_s, predictor.version)
+            self._observe(batch.records, dead, predictions, model_s, batch.version)
         if self.on_batch is not None:
-            self.on_batch(len(records), time.perf_counter() - started)
+            self.on_batch(len(batch.records), time.perf_counter() - batch.started)
+
+    def process(self, records: list[RawRecord]) -> None:
+        """Predict, store, publish and maybe commit one batch, one step after another."""
+        if records:
+            self.finish(self.start(records))
 
     def _observe(
         self,
@@ -212,41 +290,63 @@ class ServingConsumer:
         if predictions:
             m.model_latency.labels(stage="serve").observe(model_s)
         m.model_version.labels(model=self.settings.model_name).set(version)
-        self._observe_lag()
+        self._observe_lag(records)
 
-    def _observe_lag(self) -> None:
+    def _observe_lag(self, records: list[RawRecord]) -> None:
+        # Lag from what this consumer has read, not ``position()``: for a partition just
+        # assigned, ``position()`` fetches committed offsets from the coordinator and
+        # blocks, and blocking outside ``poll()`` during a rebalance stalls the group
+        # (see ``serving._group``). ``highwater()`` is local.
         m = self.metrics
         assert m is not None
+        for r in records:
+            tp = TopicPartition(r.topic, r.partition)
+            self._read_up_to[tp] = max(self._read_up_to.get(tp, 0), r.offset + 1)
         for tp in self.consumer.assignment():
             high = self.consumer.highwater(tp)
-            if high is None:
+            read = self._read_up_to.get(tp)
+            if high is None or read is None:
                 continue
-            lag = max(0, high - self.consumer.position(tp))
+            lag = max(0, high - read)
             m.consumer_lag.labels(
                 group=self.settings.serving_group, topic=tp.topic, partition=str(tp.partition)
             ).set(lag)
 
-    def flush_and_commit(self) -> None:
-        """Wait for every send since the last commit, then commit the offsets they cover.
+    def commit_acked(self, *, wait: bool = False) -> None:
+        """Commit the offsets of the oldest finished batches whose sends are all acknowledged.
 
-        Raises :class:`PublishError` (and commits nothing) when a send was not
-        acknowledged: whoever owns those partitions next replays them.
+        Without ``wait`` nothing blocks: a batch whose acks have not come back yet (nor any
+        after it) waits for a later call, unless it has waited ``FLUSH_TIMEOUT_S``. With
+        ``wait`` (idle, stopping) it first flushes, so everything finished is committed.
+
+        Raises :class:`PublishError` (and commits neither that batch nor any later one)
+        when a send failed or was not acknowledged in time: whoever owns those partitions
+        next replays them.
         """
         self._last_commit = time.monotonic()
-        if not self._uncommitted:
+        if not self._pending:
             return
-        futures, self._unacked = self._unacked, []
-        records, self._uncommitted = self._uncommitted, []
-        try:
-            self.producer.flush(timeout=FLUSH_TIMEOUT_S)
-        except KafkaError as exc:  # KafkaTimeoutError: the broker did not ack in time
-            raise PublishError(f"{len(futures)} sends not acknowledged: {exc}") from exc
-        failed = [f for f in futures if f.failed()]
-        if failed:
-            raise PublishError(
-                f"{len(failed)} of {len(futures)} sends failed: {failed[0].exception}"
-            )
-        self._commit(records)
+        if wait or time.monotonic() - self._pending[0][0] > FLUSH_TIMEOUT_S:
+            try:
+                self.producer.flush(timeout=FLUSH_TIMEOUT_S)
+            except KafkaError as exc:  # KafkaTimeoutError: the broker did not ack in time
+                unacked = sum(len(sends) for _, _, sends in self._pending)
+                raise PublishError(f"{unacked} sends not acknowledged: {exc}") from exc
+        records: list[RawRecord] = []
+        while self._pending and all(f.is_done for f in self._pending[0][2]):
+            _, batch, sends = self._pending.popleft()
+            failed = [f for f in sends if f.failed()]
+            if failed:
+                raise PublishError(
+                    f"{len(failed)} of {len(sends)} sends failed: {failed[0].exception}"
+                )
+            records += batch
+        if records:
+            self._commit(records)
+
+    def flush_and_commit(self) -> None:
+        """Wait for every send of the finished batches, then commit all their offsets."""
+        self.commit_acked(wait=True)
 
     def _rebalancing(self) -> bool:
         return self.group is not None and self.group.rebalancing
@@ -310,7 +410,13 @@ class ServingConsumer:
                 continue
             # Only the group's committed offsets are trusted here: Tansu's end offsets can
             # lag the last record of a batch, so they would report losses that are not.
-            theirs = self.consumer.committed(tp)
+            try:
+                theirs = self.consumer.committed(tp, timeout_ms=LOSS_CHECK_TIMEOUT_MS)
+            except KafkaTimeoutError:
+                # The coordinator is busy (a rebalance we have not been told of yet?):
+                # never block on it, check again next time.
+                log.info("committed offset of %s[%d] not known in time", tp.topic, tp.partition)
+                return
             if theirs is None or theirs < ours:
                 lost.append(tp)
                 del self._committed[tp]
@@ -343,7 +449,12 @@ class ServingConsumer:
             )
 
     def run(self, stop: threading.Event) -> None:
-        """Serve until ``stop`` is set; the batch in hand is finished first.
+        """Serve until ``stop`` is set; the batches in hand are finished first.
+
+        With ``serve_pipeline`` (the default) batch N+1's forward pass runs on a worker
+        thread while this thread stores and publishes batch N and polls batch N+2: the
+        model never waits for Kafka or Redis. Batches are still finished, published and
+        committed in order, so the crash guarantees are unchanged.
 
         Raises :class:`PublishError` when a batch cannot be acknowledged (the batch is not
         committed, so whoever owns the partition next replays it) and
@@ -351,6 +462,14 @@ class ServingConsumer:
         when a rebalance does not finish in ``serve_rebalance_timeout_s``; a supervisor
         restarts.
         """
+        if not self.settings.serve_pipeline:
+            self._loop(stop, None)
+            return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="serving-forward") as pool:
+            self._loop(stop, pool)
+
+    def _loop(self, stop: threading.Event, pool: Executor | None) -> None:
+        inflight: InFlight | None = None
         while not stop.is_set():
             if self.group is not None:
                 try:
@@ -362,7 +481,7 @@ class ServingConsumer:
                 if time.monotonic() >= self._next_loss_check:
                     self._next_loss_check = time.monotonic() + LOSS_CHECK_EVERY_S
                     self.check_broker_loss()
-                batch = self.poll_batch()
+                batch = self.poll_batch(inflight)
             except KafkaError as exc:
                 log.warning("poll failed, retrying: %s", exc)
                 stop.wait(0.5)
@@ -371,10 +490,15 @@ class ServingConsumer:
                 log.error("%s; exiting so a supervisor restarts me", exc)
                 raise
             try:
-                self.process(batch)
-                if not batch:
+                following = self.start(batch, pool) if batch else None
+                if inflight is not None:
+                    self.finish(inflight)
+                inflight = following
+                if inflight is None:
                     self.flush_and_commit()  # idle: nothing waits on a later batch
             except PublishError as exc:
                 log.error("cannot publish a batch, exiting so a supervisor restarts me: %s", exc)
                 raise
+        if inflight is not None:
+            self.finish(inflight)
         self.flush_and_commit()

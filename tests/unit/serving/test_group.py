@@ -34,7 +34,7 @@ class CoordinatorCalls:
     def commit(self, offsets: Any) -> None:
         self.commits.append(offsets)
 
-    def committed(self, tp: TopicPartition) -> int:
+    def committed(self, tp: TopicPartition, timeout_ms: int | None = None) -> int:
         self.committed_calls.append(tp)
         return 10
 
