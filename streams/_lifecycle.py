@@ -230,12 +230,15 @@ class Lifecycle:
     ) -> None:
         """Error of each served prediction: drift detectors and the rollback monitor."""
         events: list[DriftEvent] = []
+        at: list[int] = []  # labelled examples seen when each event fired, not at batch end
         for fb, pred in joined:
             error = pred.label != fb.label
             self.labelled += 1
-            events += self.monitor.update_error(error)
+            fired = self.monitor.update_error(error)
+            events += fired
+            at += [self.labelled] * len(fired)
             self.rollbacks.update(pred.model_version, error)
-        await self._on_events(events)
+        await self._on_events(events, at)
         await self._maybe_rollback()
 
     async def observe_step(self, result: StepResult) -> None:
@@ -270,8 +273,8 @@ class Lifecycle:
 
     # -- alerts --------------------------------------------------------------------------------
 
-    async def _on_events(self, events: list[DriftEvent]) -> None:
-        for event in events:
+    async def _on_events(self, events: list[DriftEvent], at: list[int] | None = None) -> None:
+        for i, event in enumerate(events):
             if event.level == "drift":
                 self.policy.on_drift()
                 if event.signal == "error":
@@ -289,7 +292,7 @@ class Lifecycle:
                 event.to_alert(
                     model=self.model,
                     model_version=self.serving_version,
-                    examples_seen=self.labelled,
+                    examples_seen=self.labelled if at is None else at[i],
                     action=action,
                     timestamp=now_ms(),
                 ),
