@@ -53,7 +53,7 @@ from rich.progress import Progress
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._common import machine, percentiles, write_json  # noqa: E402
+from benchmarks._common import machine, percentiles, scrape, write_json  # noqa: E402
 from benchmarks.swap import (  # noqa: E402
     PredictionTracker,
     ServeProc,
@@ -61,7 +61,6 @@ from benchmarks.swap import (  # noqa: E402
     open_reader,
     redis_for_bench,
     rounded,
-    scrape,
     swap_summary,
     wait_serving,
 )

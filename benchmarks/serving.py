@@ -39,7 +39,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +50,7 @@ from rich.progress import Progress
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._common import machine, percentiles, write_json  # noqa: E402
+from benchmarks._common import machine, percentiles, scrape, write_json  # noqa: E402
 from schemas import Prediction, Settings, TextEvent  # noqa: E402
 from streams import EmbeddedBroker, EmbeddedRedis, ensure_topics, make_producer  # noqa: E402
 from streams._process import free_port, python_env, spawn, stop  # noqa: E402
@@ -131,13 +130,8 @@ class Server:
     def model_seconds(self) -> float:
         """Seconds this server has spent in forward passes (from its metrics endpoint)."""
         s = self.settings
-        url = f"http://{s.metrics_host}:{s.metrics_port}/metrics"
-        with urllib.request.urlopen(url, timeout=10) as resp:
-            text = resp.read().decode()
-        for line in text.splitlines():
-            if line.startswith('streamtune_model_latency_seconds_sum{stage="serve"}'):
-                return float(line.split()[-1])
-        return 0.0
+        sums = scrape(s.metrics_port, s.metrics_host).get("streamtune_model_latency_seconds_sum")
+        return (sums or {}).get("stage=serve", 0.0)
 
     def send(
         self, events: list[TextEvent], rate: float | None = None, partition: int | None = None

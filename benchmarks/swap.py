@@ -36,7 +36,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -47,14 +46,13 @@ from typing import Any
 import numpy as np
 import torch
 from kafka import KafkaConsumer, KafkaProducer
-from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.progress import Progress
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._common import machine, percentiles, write_json  # noqa: E402
+from benchmarks._common import machine, percentiles, scrape, write_json  # noqa: E402
 from learners import (  # noqa: E402
     build_initial,
     checkpoint_digest,
@@ -228,18 +226,6 @@ def wait_serving(
             return time.perf_counter() - t0
         i += 1
     raise TimeoutError(f"serving did not answer in {timeout} s:\n{proc.tail()}")
-
-
-def scrape(port: int) -> dict[str, dict[str, float]]:
-    """``/metrics`` as ``{sample name: {label string: value}}``."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-        text = resp.read().decode("utf-8")
-    out: dict[str, dict[str, float]] = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            labels = ",".join(f"{k}={v}" for k, v in sorted(s.labels.items()))
-            out.setdefault(s.name, {})[labels] = float(s.value)
-    return out
 
 
 def swap_summary(

@@ -164,7 +164,7 @@ class ServingConsumer:
         first_at: float | None = None
         while len(out) < max_batch:
             running = inflight is not None and inflight.running()
-            busy_ms = self._busy_poll_ms(inflight) if running else 0
+            busy_ms = self._busy_poll_ms(inflight) if inflight is not None and running else 0
             if first_at is None:
                 timeout_ms = busy_ms if running else (0 if inflight else 500)
             else:
@@ -187,15 +187,13 @@ class ServingConsumer:
                 first_at = time.monotonic()
         return out
 
-    def _busy_poll_ms(self, inflight: InFlight | None) -> int:
+    def _busy_poll_ms(self, inflight: InFlight) -> int:
         """How long to wait for records while ``inflight``'s forward pass runs.
 
         Until about when it should end (from recent passes), then in short slices. Each
         wake-up takes the GIL from the forward pass, so waking every few milliseconds
         throughout would slow it.
         """
-        if inflight is None:
-            return BUSY_POLL_MS
         expected = self._forward_per_text * len(inflight.decoded.valid)
         left_ms = (inflight.started + expected - time.perf_counter()) * 1000
         return int(min(max(left_ms, BUSY_POLL_MS), MAX_BUSY_POLL_MS))
@@ -261,11 +259,6 @@ class ServingConsumer:
             self._observe(batch.records, dead, predictions, model_s, batch.version)
         if self.on_batch is not None:
             self.on_batch(len(batch.records), time.perf_counter() - batch.started)
-
-    def process(self, records: list[RawRecord]) -> None:
-        """Predict, store, publish and maybe commit one batch, one step after another."""
-        if records:
-            self.finish(self.start(records))
 
     def _observe(
         self,
