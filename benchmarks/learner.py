@@ -164,6 +164,7 @@ def bench_scope(
         replay_fraction=args.replay_fraction,
         max_seq_len=args.max_seq_len,
         seed=0,
+        step_examples=None,  # one optimizer step per call, as the bare loop takes
     )
     learner = IncrementalLearner(copy.deepcopy(base), tokenizer, config)
     bare = bare_loop(copy.deepcopy(base), tokenizer, scope, args, data)

@@ -46,3 +46,7 @@ class LearnerConfig(BaseModel):
     device: Literal["auto", "cpu", "cuda"] = "cpu"
     #: Examples per forward pass when a step (or prediction) runs the encoder.
     micro_batch: int = Field(default=64, ge=1)
+    #: Most new examples one optimizer step takes; a larger batch is learned in several
+    #: steps, so how fast the model adapts does not depend on how feedback was batched.
+    #: ``None``: one step per batch.
+    step_examples: int | None = Field(default=None, ge=1)

@@ -36,8 +36,9 @@ class StepResult:
     """What one :meth:`IncrementalLearner.learn` call did.
 
     ``event_ids``, ``losses`` and ``correct`` describe the new examples trained, in batch
-    order; losses and correctness are measured before this step's update. Replayed
-    examples are trained too but are counted only in ``n_replayed``.
+    order; each example's loss and correctness are measured before the update of the
+    step that trained it. Replayed examples are trained too but are counted only in
+    ``n_replayed``. ``grad_norm`` and ``lr`` are the last step's.
     """
 
     event_ids: tuple[str, ...] = ()
@@ -136,6 +137,15 @@ class IncrementalLearner:
         """Restart the linear learning-rate warm-up (no effect when ``rewarm_steps`` is 0)."""
         self._warm_step = 0
 
+    def reset_optimizer(self) -> None:
+        """Forget AdamW's moment estimates, e.g. after a concept change.
+
+        The first moment keeps pushing along the old concept's gradients for ~1/(1-beta1)
+        = 10 steps, and the second moment scales updates by the old concept's gradient sizes
+        for ~1/(1-beta2) = 1000. Fresh moments make the first steps full ``lr`` steps.
+        """
+        self._optimizer = self._build_optimizer()
+
     def clone(self) -> IncrementalLearner:
         """An independent deep copy: model, optimizer state, replay and its generator.
 
@@ -146,7 +156,13 @@ class IncrementalLearner:
     # --- learning ------------------------------------------------------------------------
 
     def learn(self, batch: Sequence[Example]) -> StepResult:
-        """One optimizer step on ``batch`` (plus replay). An empty batch does nothing."""
+        """Learn ``batch`` (plus replay); an empty batch does nothing.
+
+        One optimizer step, or, with ``config.step_examples`` set, steps of at most that
+        many new examples, each with its own replay draw. With ``step_examples=8`` a batch
+        of 64 moves the model exactly as 8 batches of 8 would (without a per-user cap), so
+        the same feedback trains the same model whether it came in a burst or a trickle.
+        """
         if not batch:
             return StepResult()
         capped = cap_per_user(batch, self.config.max_user_share)
@@ -154,16 +170,27 @@ class IncrementalLearner:
         added = self._grow_labels(new)
         if self.config.scope == "head":
             new = self._with_embeddings(new)
-        replayed = self.replay.sample(replay_count(len(new), self.config.replay_fraction))
-        losses, correct, grad_norm, lr = self._step([*new, *replayed])
-        self.replay.add(new)
+        size = self.config.step_examples or len(new)
+        losses: list[float] = []
+        correct: list[bool] = []
+        n_replayed = 0
+        grad_norm: float | None = None
+        lr = self.config.lr
+        for start in range(0, len(new), size):
+            part = new[start : start + size]
+            replayed = self.replay.sample(replay_count(len(part), self.config.replay_fraction))
+            step_losses, step_correct, grad_norm, lr = self._step([*part, *replayed])
+            losses += step_losses[: len(part)]
+            correct += step_correct[: len(part)]
+            n_replayed += len(replayed)
+            self.replay.add(part)
+            self.steps += 1
         self.examples_seen += len(new)
-        self.steps += 1
         return StepResult(
             event_ids=tuple(ex.event_id for ex in new),
-            losses=tuple(losses[: len(new)]),
-            correct=tuple(correct[: len(new)]),
-            n_replayed=len(replayed),
+            losses=tuple(losses),
+            correct=tuple(correct),
+            n_replayed=n_replayed,
             dropped_ids=tuple(ex.event_id for ex in capped.dropped),
             labels_added=tuple(added),
             grad_norm=grad_norm,

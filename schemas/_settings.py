@@ -133,9 +133,15 @@ class Settings(BaseModel):
     learner_max_user_share: float = Field(default=0.25, gt=0.0, le=1.0)
     #: Linear LR warm-up after a drift (0: none; adaptation wants full steps at once).
     learner_rewarm_steps: int = Field(default=0, ge=0)
+    #: Most new examples per optimizer step (a bigger micro-batch takes several steps), so
+    #: adaptation speed does not depend on how feedback happened to be batched. Unset: one
+    #: step per micro-batch (the learning rates above were tuned so).
+    learner_step_examples: int | None = Field(default=None, ge=1)
     #: On a confirmed error drift, forget the replay buffer (it holds the old concept) and
     #: re-warm the learning rate.
     drift_reset_replay: bool = True
+    #: On a confirmed error drift, forget the optimizer's moment estimates (old concept's).
+    drift_reset_optimizer: bool = True
 
     # --- Model lifecycle: drift, validation gate, publication, rollback ---------------------
     #: One labelled example in ``holdout_modulus`` (by event-id hash) is held out of training.

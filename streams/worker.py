@@ -117,13 +117,16 @@ class LearnerTrainer:
             replay_fraction=s.learner_replay_fraction,
             max_user_share=s.learner_max_user_share,
             rewarm_steps=s.learner_rewarm_steps,
+            step_examples=s.learner_step_examples,
         )
 
     def on_drift(self) -> None:
-        """A confirmed drift: the replay buffer holds the old concept; re-warm the LR."""
+        """A confirmed drift: replay and optimizer state hold the old concept; re-warm."""
         if self.settings.drift_reset_replay:
             cfg = self._learner.config
             self._learner.replay = ReplayBuffer(cfg.replay_size, seed=cfg.seed)
+        if self.settings.drift_reset_optimizer:
+            self._learner.reset_optimizer()
         self._learner.rewarm()
 
     def _load(self, uri: str | None) -> TextClassifier:
@@ -222,7 +225,7 @@ class LearnerTrainer:
         return self._trusted[1]
 
     def learn(self, examples: Sequence[Example]) -> StepResult:
-        """One step; see :meth:`IncrementalLearner.learn`."""
+        """Learn a micro-batch; see :meth:`IncrementalLearner.learn`."""
         return self._learner.learn(examples)
 
     def next_version(self) -> int:

@@ -27,7 +27,7 @@ def test_abrupt_change_is_detected_published_and_served(
         checkpoint_every_examples=40,
         publish_every_examples=100_000,  # only drift publishes here
         publish_every_s=3600,
-        publish_post_drift_examples=40,
+        publish_post_drift_examples=60,  # the default is 100; 4 tries span 240
         holdout_modulus=4,
         gate_min_examples=8,
     )
@@ -104,6 +104,12 @@ def test_abrupt_change_is_detected_published_and_served(
     published_s = time.monotonic() - change_at
     print(f"drift version v{update.version} published {published_s:.1f} s after the change")
     registry = Registry(make_redis(s), s.redis_prefix)
+    rejected = [
+        v.version
+        for v in registry.versions(s.model_name)
+        if v.status == "rejected" and v.reason == "drift" and v.version < update.version
+    ]
+    print(f"drift candidates rejected before it: {rejected}")
     info = registry.get(s.model_name, update.version)
     assert info is not None and info.status == "published"
     assert info.metrics["challenger.recent.accuracy"] >= info.metrics["champion.recent.accuracy"], (

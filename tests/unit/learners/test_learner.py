@@ -126,3 +126,44 @@ def test_config_rejects_bad_values(make_learner: Factory) -> None:
 def test_exports_exist() -> None:
     missing = [name for name in learners.__all__ if not hasattr(learners, name)]
     assert missing == []
+
+
+def test_batch_is_learned_in_steps_of_step_examples(
+    make_learner: Factory, examples: list[Example]
+) -> None:
+    learner = make_learner("head", step_examples=3)
+    result = learner.learn(examples)
+    assert learner.steps == 3  # 3 + 3 + 2
+    assert result.event_ids == tuple(ex.event_id for ex in examples)
+    assert len(result.losses) == len(result.correct) == len(examples)
+    assert result.n_replayed > 0  # later steps replay what earlier steps learned
+    whole = make_learner("head", step_examples=None)
+    whole.learn(examples)
+    assert whole.steps == 1
+
+
+def test_how_feedback_was_batched_does_not_change_the_model(
+    make_learner: Factory, examples: list[Example]
+) -> None:
+    burst, trickle = make_learner("head", step_examples=2), make_learner("head", step_examples=2)
+    burst_result = burst.learn(examples)
+    trickle_losses: list[float] = []
+    for k in range(0, len(examples), 2):
+        trickle_losses += trickle.learn(examples[k : k + 2]).losses
+    assert torch.equal(burst.model.head.linear.weight, trickle.model.head.linear.weight)
+    assert burst_result.losses == tuple(trickle_losses)
+    assert (burst.steps, burst.examples_seen) == (trickle.steps, trickle.examples_seen)
+
+
+def test_reset_optimizer_forgets_the_moments(
+    make_learner: Factory, examples: list[Example]
+) -> None:
+    learner = make_learner("head")
+    learner.learn(examples)
+    assert learner.optimizer.state  # AdamW keeps moments per parameter
+    before = learner.model.head.linear.weight.detach().clone()
+    learner.reset_optimizer()
+    assert not learner.optimizer.state
+    result = learner.learn(examples[:2])
+    assert result.n_trained == 2
+    assert not torch.equal(before, learner.model.head.linear.weight)  # still trains the head
