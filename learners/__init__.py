@@ -15,7 +15,9 @@ from learners._checkpoint import (
     load_checkpoint_into,
     next_version,
     prune_checkpoints,
+    prune_train_state,
     read_checkpoint,
+    read_train_state,
     read_trained_ids,
     remove_temporaries,
     save_checkpoint,
@@ -59,6 +61,7 @@ from learners._prequential import (
 )
 from learners._replay import ReplayBuffer
 from learners._scopes import SCOPES, Scope, apply_scope
+from learners._train_state import TrainState
 
 __all__ = [
     "SCOPES",
@@ -82,6 +85,7 @@ __all__ = [
     "Source",
     "StepResult",
     "TextClassifier",
+    "TrainState",
     "WindowScore",
     "accuracy",
     "apply_checkpoint",
@@ -108,7 +112,9 @@ __all__ = [
     "offset_key",
     "offsets_covered",
     "prune_checkpoints",
+    "prune_train_state",
     "read_checkpoint",
+    "read_train_state",
     "read_trained_ids",
     "recovery",
     "remove_temporaries",

@@ -7,6 +7,12 @@ example through the lineage) and ``manifest.json``. The manifest lists the sha25
 every other file; the sha256 of ``manifest.json`` itself is the digest a ``ModelUpdate``
 publishes, so it covers the whole checkpoint.
 
+Training state: ``train_state.safetensors`` and ``train_state.json`` (the learner's
+optimizer moments and replay buffer, for a worker resuming from this version) sit beside
+them but outside the manifest: only the worker reads them, serving never hashes their
+megabytes, and :func:`prune_train_state` can drop them from older versions without
+touching a published digest. ``train_state.json`` carries the sha256 of the tensors.
+
 Delta storage: by default only tensors that differ from the base encoder are stored
 (the head always), and the manifest names the base by path and the sha256 of its
 ``model.safetensors``. A ``head`` checkpoint is then a few kB and a hot-swap overlays it
@@ -55,6 +61,7 @@ from learners._manifest import (
 )
 from learners._model import TextClassifier, empty_encoder, load_encoder
 from learners._scopes import Scope
+from learners._train_state import TrainState
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +69,8 @@ MODEL_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 MANIFEST_FILE = "manifest.json"
 TRAINED_IDS_FILE = "trained_ids.json"
+TRAIN_STATE_FILE = "train_state.safetensors"
+TRAIN_META_FILE = "train_state.json"
 _REQUIRED_FILES = frozenset({MODEL_FILE, CONFIG_FILE})
 _OPTIONAL_FILES = frozenset({TRAINED_IDS_FILE})
 #: Stage passed to ``save_checkpoint(on_write=...)`` once half of the tensors are written
@@ -218,6 +227,7 @@ def save_checkpoint(
     full_state: bool | None = None,
     created_ms: int | None = None,
     trained_ids: Iterable[str] | None = None,
+    train_state: TrainState | None = None,
     on_write: Callable[[str], None] | None = None,
 ) -> Manifest:
     """Write ``<artifact_dir>/<model_name>/v<version>/`` atomically and return its manifest.
@@ -249,6 +259,9 @@ def save_checkpoint(
         The feedback event ids first trained into this version (not its ancestors'):
         written as ``trained_ids.json``, sorted, and covered by the manifest. ``None``
         writes no such file.
+    train_state
+        The learner's optimizer moments and replay buffer, for a worker that resumes from
+        this version (written with the checkpoint, outside its manifest).
     on_write
         Called with :data:`PARTIAL_WRITE` while the tensors file is half written (for
         fault injection: a process killed there leaves a truncated temporary).
@@ -283,6 +296,14 @@ def save_checkpoint(
     if trained_ids is not None:
         ids_blob = json.dumps(sorted(set(trained_ids))).encode("utf-8")
         files[TRAINED_IDS_FILE] = sha256_bytes(ids_blob)
+    extra: dict[str, bytes] = {}
+    if train_state is not None:
+        state_blob = safetensors.torch.save(train_state.tensors)
+        extra[TRAIN_STATE_FILE] = state_blob
+        # Written after the tensors: a reader finding the JSON finds both.
+        extra[TRAIN_META_FILE] = json.dumps(
+            {"version": version, "sha256": sha256_bytes(state_blob), "meta": train_state.meta}
+        ).encode("utf-8")
     manifest = Manifest(
         model_name=model_name,
         version=version,
@@ -308,6 +329,8 @@ def save_checkpoint(
         _write_synced(tmp / CONFIG_FILE, config)
         if ids_blob is not None:
             _write_synced(tmp / TRAINED_IDS_FILE, ids_blob)
+        for name, data in extra.items():
+            _write_synced(tmp / name, data)
         _write_synced(tmp / MANIFEST_FILE, manifest.model_dump_json(indent=2).encode("utf-8"))
         _fsync_dir(tmp)
         if final.exists():
@@ -378,6 +401,51 @@ def read_trained_ids(path: str | Path, *, expected_sha256: str | None = None) ->
     if TRAINED_IDS_FILE not in manifest.files:
         return []
     return list(_parse_ids(path, _verified(path, manifest, TRAINED_IDS_FILE)))
+
+
+def read_train_state(path: str | Path) -> TrainState | None:
+    """The training state stored with checkpoint ``path``, verified; ``None`` if absent.
+
+    Raises
+    ------
+    CorruptCheckpoint
+        A training-state file is unreadable, unparsable, of another version, or its
+        tensors' sha256 differs from the one ``train_state.json`` records.
+    """
+    path = Path(path)
+    if not (path / TRAIN_META_FILE).exists():
+        return None
+    manifest = _read_manifest(path, None)
+    try:
+        record = json.loads(_read(path / TRAIN_META_FILE, _MAX_MANIFEST_BYTES * 4))
+        version, sha, meta = record["version"], record["sha256"], record["meta"]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CorruptCheckpoint(f"{path}: invalid {TRAIN_META_FILE}: {exc!r}") from exc
+    if version != manifest.version or not isinstance(meta, dict):
+        raise CorruptCheckpoint(f"{path}: {TRAIN_META_FILE} is not this version's")
+    blob = _read(path / TRAIN_STATE_FILE)
+    if sha256_bytes(blob) != sha:
+        raise CorruptCheckpoint(f"{path}: sha256 of {TRAIN_STATE_FILE} does not match")
+    try:
+        tensors = safetensors.torch.load(blob)
+    except Exception as exc:  # safetensors raises its own error type; any failure is corrupt
+        raise CorruptCheckpoint(f"{path}: cannot parse {TRAIN_STATE_FILE}: {exc}") from exc
+    return TrainState(tensors, meta)
+
+
+def prune_train_state(artifact_dir: str | Path, model_name: str, keep: int = 2) -> int:
+    """Drop the training state of all but the newest ``keep`` versions; returns how many.
+
+    Only a resuming worker reads it, from the newest valid version (an older one only if
+    the newer are corrupt), while every version's weights stay for rollback and audit.
+    """
+    dropped = 0
+    for _, path in list_versions(artifact_dir, model_name)[: -keep or None]:
+        if (path / TRAIN_META_FILE).exists():
+            (path / TRAIN_META_FILE).unlink()  # first: without it the tensors are ignored
+            (path / TRAIN_STATE_FILE).unlink(missing_ok=True)
+            dropped += 1
+    return dropped
 
 
 def _read_manifest(path: Path, expected_sha256: str | None) -> Manifest:

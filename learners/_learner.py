@@ -29,6 +29,7 @@ from learners._examples import Example
 from learners._model import TextClassifier, tokenize
 from learners._replay import ReplayBuffer
 from learners._scopes import apply_scope
+from learners._train_state import TrainState, capture, restore_optimizer, restore_replay
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +146,27 @@ class IncrementalLearner:
         for ~1/(1-beta2) = 1000. Fresh moments make the first steps full ``lr`` steps.
         """
         self._optimizer = self._build_optimizer()
+
+    def training_state(self) -> TrainState:
+        """AdamW's moments and the replay buffer, for a checkpoint (``learners._train_state``)."""
+        return capture(self._optimizer, self.replay, self.steps)
+
+    def load_training_state(self, state: TrainState) -> int:
+        """Resume moments and replay from :meth:`training_state`; all or nothing.
+
+        Returns the number of parameters whose moments were restored. Raises ``ValueError``
+        (and changes nothing) when the state does not fit this learner.
+        """
+        replay = restore_replay(state)
+        if replay.capacity != self.config.replay_size:
+            raise ValueError(
+                f"replay capacity {replay.capacity} differs from {self.config.replay_size}"
+            )
+        optimizer = self._build_optimizer()
+        loaded = restore_optimizer(optimizer, state)
+        self._optimizer, self.replay = optimizer, replay
+        self.steps = int(state.meta.get("steps", self.steps))
+        return loaded
 
     def clone(self) -> IncrementalLearner:
         """An independent deep copy: model, optimizer state, replay and its generator.

@@ -10,6 +10,7 @@ uniformly within the label, so a replayed batch is as balanced as the buffer all
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -86,3 +87,78 @@ class ReplayBuffer:
             items = self._items[order[n % len(order)]]
             out.append(items[int(self._rng.integers(0, len(items)))])
         return out
+
+    def to_state(self) -> tuple[dict[str, Any], np.ndarray]:
+        """The buffer as JSON-able data plus the stacked embeddings (float32, ``(n, dim)``).
+
+        Items keep their label order and position, and the generator its state, so a
+        buffer rebuilt by :meth:`from_state` samples and evicts exactly as this one would.
+        An item without an embedding has ``"embedding": null``.
+
+        Examples
+        --------
+        >>> buf = ReplayBuffer(capacity=4, seed=0)
+        >>> buf.add(Example(str(i), "t", "a") for i in range(10))
+        >>> meta, emb = buf.to_state()
+        >>> again = ReplayBuffer.from_state(meta, emb)
+        >>> [e.event_id for e in again.sample(3)] == [e.event_id for e in buf.sample(3)]
+        True
+        """
+        rows: list[np.ndarray] = []
+        items: dict[str, list[dict[str, Any]]] = {}
+        for label, examples in self._items.items():
+            items[label] = []
+            for ex in examples:
+                row = None
+                if ex.embedding is not None:
+                    row = len(rows)
+                    rows.append(np.asarray(ex.embedding, dtype=np.float32))
+                items[label].append(
+                    {
+                        "event_id": ex.event_id,
+                        "text": ex.text,
+                        "user_id": ex.user_id,
+                        "weight": ex.weight,
+                        "model_version": ex.model_version,
+                        "embedding": row,
+                    }
+                )
+        meta = {
+            "capacity": self.capacity,
+            "seed": self.seed,
+            "seen": dict(self._seen),
+            "items": items,
+            "rng": self._rng.bit_generator.state,
+        }
+        dim = rows[0].shape[0] if rows else 0
+        return meta, np.stack(rows) if rows else np.zeros((0, dim), dtype=np.float32)
+
+    @classmethod
+    def from_state(cls, meta: dict[str, Any], embeddings: np.ndarray) -> ReplayBuffer:
+        """Rebuild a buffer from :meth:`to_state`; raises ``ValueError`` if inconsistent."""
+        try:
+            buf = cls(int(meta["capacity"]), int(meta["seed"]))
+            buf._rng.bit_generator.state = meta["rng"]
+
+            def emb(row: int | None) -> np.ndarray | None:
+                return None if row is None else embeddings[int(row)]
+
+            for label, entries in meta["items"].items():
+                buf._items[label] = [
+                    Example(
+                        str(e["event_id"]),
+                        str(e["text"]),
+                        label,
+                        embedding=emb(e["embedding"]),
+                        user_id=e["user_id"],
+                        weight=float(e["weight"]),
+                        model_version=int(e["model_version"]),
+                    )
+                    for e in entries
+                ]
+                buf._seen[label] = int(meta["seen"][label])
+        except (KeyError, TypeError, IndexError, AttributeError) as exc:
+            raise ValueError(f"inconsistent replay state: {exc!r}") from exc
+        if len(buf) > buf.capacity:
+            raise ValueError(f"replay state holds {len(buf)} items over capacity {buf.capacity}")
+        return buf

@@ -125,6 +125,9 @@ class Settings(BaseModel):
     #: Scheduled checkpoints: after this many new examples, or this long after the first one.
     checkpoint_every_examples: int = Field(default=256, ge=1)
     checkpoint_every_s: float = Field(default=60.0, gt=0)
+    #: Store the optimizer's moments and the replay buffer with each checkpoint, so a
+    #: restarted worker resumes them (``full`` scope: about twice the model's size).
+    checkpoint_train_state: bool = True
     #: Learning rate; unset picks the scope's default (head 5e-3, top_k 1e-4, full 5e-5).
     learner_lr: float | None = Field(default=None, gt=0)
     learner_replay_size: int = Field(default=2048, ge=0)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from learners import (
+    CheckpointError,
     IncrementalLearner,
     LearnerConfig,
     ReplayBuffer,
@@ -34,6 +35,8 @@ from learners import (
     load_checkpoint,
     load_tokenizer,
     next_version,
+    prune_train_state,
+    read_train_state,
     remove_temporaries,
     save_checkpoint,
     tokenize,
@@ -103,7 +106,34 @@ class LearnerTrainer:
         self.learner = IncrementalLearner(
             model, tokenizer, self._config(), examples_seen=point.examples_seen
         )
+        if found is not None:
+            self._resume_train_state(found[0])
         return point
+
+    def _resume_train_state(self, path: Path) -> None:
+        """Resume optimizer moments and replay from checkpoint ``path``, if it holds them.
+
+        A missing, corrupt or mismatched training state (another scope, label set or replay
+        size) costs only a fresh optimizer and an empty replay buffer: logged, not fatal.
+        """
+        learner = self._learner
+        try:
+            state = read_train_state(path)
+            if state is None:
+                log.info("%s holds no training state: fresh optimizer and replay", path)
+                return
+            moments = learner.load_training_state(state)
+        except (CheckpointError, ValueError) as exc:
+            log.warning(
+                "training state of %s not resumed (%s): fresh optimizer and replay", path, exc
+            )
+            return
+        log.info(
+            "resumed training state of %s: moments of %d parameters, %d replay items",
+            path,
+            moments,
+            len(learner.replay),
+        )
 
     def _config(self) -> LearnerConfig:
         s = self.settings
@@ -255,8 +285,11 @@ class LearnerTrainer:
             model_name=s.model_name,
             base_model_path=self.base_path,
             trained_ids=trained_ids,
+            train_state=self._learner.training_state() if s.checkpoint_train_state else None,
             on_write=_crash_midway,
         )
+        # Only the newest versions' training state can be resumed from; the rest is megabytes.
+        prune_train_state(s.artifact_dir, s.model_name, keep=2)
         return f"{s.model_name}/v{manifest.version}"
 
     @property

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from learners import latest_valid_checkpoint, verify_checkpoint
+from learners import checkpoint_path, latest_valid_checkpoint, verify_checkpoint
 from learners.gate import HoldoutPolicy
 from schemas import Settings
 from streams import make_producer
@@ -104,6 +104,9 @@ def test_sigkill_worker_mid_batch_three_times(
 
         # Recovered: the new worker resumed from the newest checkpoint, and trains again.
         assert wait_for(resumed, 120, f"restart after kill {i + 1}", procs, tick) == at_kill
+        # With its optimizer moments and replay buffer, not only its weights.
+        state_of = checkpoint_path(s.artifact_dir, s.model_name, at_kill)
+        assert f"resumed training state of {state_of}" in worker.log(), worker.log()[-2000:]
         ledger.recovered(f"kill {i + 1}", time.monotonic() - killed_at)
 
         def training(v: int = at_kill) -> bool:
