@@ -137,6 +137,11 @@ class ServingConsumer:
         self.group = group
         self.ensure_topics: Callable[[], object] | None = None
         self._committed: dict[TopicPartition, int] = {}
+        #: The texts topic's id when first seen: another id means it was re-created.
+        self._texts_topic_id: object | None = None
+        #: A loss was reported mid-rebalance: commit nothing more (offsets read before it
+        #: belong to the old log) and exit once the group has rejoined.
+        self._loss_pending = False
         #: Next offset to read per partition, as far as this consumer has read (lag).
         self._read_up_to: dict[TopicPartition, int] = {}
         #: Finished batches not yet committed, oldest first: when finished, their records
@@ -345,6 +350,8 @@ class ServingConsumer:
         return self.group is not None and self.group.rebalancing
 
     def _commit(self, records: list[RawRecord]) -> None:
+        if self._loss_pending:
+            return  # the restarted process reads the new log from its start
         if self._rebalancing():
             # A commit now would queue behind our JoinGroup on the coordinator connection
             # and keep this thread out of poll() when the join completes (see
@@ -380,7 +387,8 @@ class ServingConsumer:
         or lower means the broker lost the group (and, memory-only, the log with it).
         A loss is logged as an ERROR, dead-lettered (reason ``broker_data_lost``) and the
         contract's topics are re-created before raising. Skipped while the group rebalances:
-        ``committed()`` would block behind the JoinGroup (see ``serving._group``).
+        ``committed()`` would block behind the JoinGroup (see ``serving._group``). A texts
+        topic re-created with a new id is a loss too, and is checked even then.
         """
         if not self.consumer.partitions_for_topic(self.topics.texts):
             log.error(
@@ -392,6 +400,9 @@ class ServingConsumer:
             if self.ensure_topics is not None:
                 self.ensure_topics()
             raise BrokerDataLost(f"topic {self.topics.texts} vanished from the broker")
+        self._check_topic_id()
+        if self._loss_pending and not self._rebalancing():
+            raise BrokerDataLost(f"topic {self.topics.texts} was re-created on the broker")
         if self._rebalancing():
             return
         lost: list[TopicPartition] = []
@@ -423,23 +434,64 @@ class ServingConsumer:
                     theirs,
                 )
         if lost:
-            self.stats.broker_losses += len(lost)
-            if self.ensure_topics is not None:
-                self.ensure_topics()
-            for tp in lost:
-                letter = dead_letter(
-                    Rejection("broker_data_lost", "committed offset vanished: broker restarted?"),
-                    topic=tp.topic,
-                    partition=tp.partition,
-                    offset=-1,
-                    raw=None,
-                )
-                self.producer.send(self.topics.dead_letter, value=letter.to_bytes())
-            self.producer.flush(timeout=FLUSH_TIMEOUT_S)
+            self._report_loss(lost, "committed offset vanished: broker restarted?")
             raise BrokerDataLost(
                 f"the broker lost the committed offsets of {len(lost)} partitions "
                 f"({', '.join(f'{tp.topic}[{tp.partition}]' for tp in lost)})"
             )
+
+    def _check_topic_id(self) -> None:
+        """Raise :class:`BrokerDataLost` when the texts topic was re-created under us.
+
+        After a memory-only broker restarts, the first producer to send re-creates the
+        topic (with a new id) before this consumer notices anything; its group then
+        rebalances, when the committed-offset check cannot run, and a join that stalls
+        would hide the loss until the watchdog. The id needs no coordinator.
+
+        The loss is reported at once and nothing more is committed. The consumer then
+        raises for a restart, but only once its group has rejoined: a member leaving in
+        the middle of a join can stall the group's next join on Tansu for a minute.
+        """
+        client = getattr(self.consumer, "_client", None)  # kafka-python: no public accessor
+        topic_id = getattr(getattr(client, "cluster", None), "topic_id", None)
+        current = topic_id(self.topics.texts) if callable(topic_id) else None
+        if current is None:
+            return
+        if self._texts_topic_id is None:
+            self._texts_topic_id = current
+            return
+        if current == self._texts_topic_id:
+            return
+        log.error(
+            "topic %s was re-created (id %s, was %s): the broker restarted without its data? "
+            "Records not yet consumed there are gone; re-creating topics",
+            self.topics.texts,
+            current,
+            self._texts_topic_id,
+        )
+        self._texts_topic_id = current
+        ours = [tp for tp in self._committed if tp.topic == self.topics.texts]
+        self._committed.clear()
+        self._loss_pending = True
+        self._report_loss(ours, f"topic {self.topics.texts} re-created: broker restarted?")
+        if self._rebalancing():
+            log.warning("the group is rejoining: exiting for a restart once it has")
+
+    def _report_loss(self, lost: list[TopicPartition], detail: str) -> None:
+        """Count, re-create the contract's topics, dead-letter one notice per partition."""
+        self.stats.broker_losses += max(1, len(lost))
+        if self.ensure_topics is not None:
+            self.ensure_topics()
+        for tp in lost:
+            letter = dead_letter(
+                Rejection("broker_data_lost", detail),
+                topic=tp.topic,
+                partition=tp.partition,
+                offset=-1,
+                raw=None,
+            )
+            self.producer.send(self.topics.dead_letter, value=letter.to_bytes())
+        self.producer.flush(timeout=FLUSH_TIMEOUT_S)
 
     def run(self, stop: threading.Event) -> None:
         """Serve until ``stop`` is set; the batches in hand are finished first.

@@ -434,11 +434,12 @@ class Watch:
         """Wait until every acknowledged valid text is predicted."""
         return self.until(lambda led: not led.unpredicted(), timeout, tick)
 
-    def reopen(self, timeout: float = 60.0) -> None:
+    def reopen(self, timeout: float = 60.0, tick: Callable[[], None] | None = None) -> None:
         """New readers (after the broker lost its topics); the ledger keeps what it saw.
 
         Retries until both topics have partitions again (``open_tail`` raises while a
-        re-created topic has none yet).
+        re-created topic has none yet), calling ``tick`` between tries: the process that
+        re-creates them may be one a supervisor has yet to restart.
         """
         self.close()
         deadline = time.monotonic() + timeout
@@ -450,6 +451,8 @@ class Watch:
             except (KeyError, ValueError):
                 if time.monotonic() >= deadline:
                     raise
+                if tick is not None:
+                    tick()
         self._preds_seen = 0
         self._dead_seen = 0
 

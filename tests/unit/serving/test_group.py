@@ -10,7 +10,7 @@ from kafka.structs import TopicPartition
 
 from schemas import Settings
 from serving._batcher import RawRecord
-from serving._consumer import ServingConsumer
+from serving._consumer import BrokerDataLost, ServingConsumer
 from serving._group import GroupState, RebalanceStalled
 
 TP = TopicPartition("t.texts", 0)
@@ -104,3 +104,50 @@ def test_run_exits_when_the_rebalance_is_stuck() -> None:
     clock.now += 31
     with pytest.raises(RebalanceStalled):
         serving.run(threading.Event())
+
+
+class Cluster:
+    def __init__(self) -> None:
+        self.ids: dict[str, str] = {"t.texts": "id-1"}
+
+    def topic_id(self, topic: str) -> str | None:
+        return self.ids.get(topic)
+
+
+class Producer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes]] = []
+
+    def send(self, topic: str, value: bytes) -> None:
+        self.sent.append((topic, value))
+
+    def flush(self, timeout: float | None = None) -> None:
+        pass
+
+
+def test_a_recreated_texts_topic_is_a_loss_reported_even_mid_rebalance() -> None:
+    g = GroupState(Clock())
+    consumer = CoordinatorCalls()
+    consumer._client = type("Client", (), {"cluster": Cluster()})()  # type: ignore[attr-defined]
+    serving = _serving(g, consumer)
+    serving.producer = Producer()
+    recreated: list[bool] = []
+    serving.ensure_topics = lambda: recreated.append(True)
+    g.on_partitions_assigned({TP})
+    serving._commit([_record(4)])
+    serving.check_broker_loss()  # learns the id
+    consumer.committed_calls.clear()
+    g.on_partitions_revoked({TP})  # the restarted broker's group rebalances...
+    consumer._client.cluster.ids["t.texts"] = "id-2"  # type: ignore[attr-defined]
+    serving.check_broker_loss()  # ...so the loss is reported, and the rejoin goes on
+    assert consumer.committed_calls == []  # no coordinator call was needed
+    assert recreated == [True] and serving.stats.broker_losses == 1
+    ((topic, value),) = serving.producer.sent
+    assert topic == "t.dead-letter" and b"broker_data_lost" in value
+    serving.check_broker_loss()  # reported once
+    assert serving.stats.broker_losses == 1
+    g.on_partitions_assigned({TP})
+    serving._commit([_record(7)])  # an offset of the old log: never committed to the new
+    assert len(consumer.commits) == 1
+    with pytest.raises(BrokerDataLost, match="re-created"):
+        serving.check_broker_loss()  # rejoined: now exit for a clean restart
