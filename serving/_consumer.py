@@ -441,16 +441,16 @@ class ServingConsumer:
             )
 
     def _check_topic_id(self) -> None:
-        """Raise :class:`BrokerDataLost` when the texts topic was re-created under us.
+        """Report a loss when the texts topic was re-created under us (a new topic id).
 
         After a memory-only broker restarts, the first producer to send re-creates the
         topic (with a new id) before this consumer notices anything; its group then
         rebalances, when the committed-offset check cannot run, and a join that stalls
         would hide the loss until the watchdog. The id needs no coordinator.
 
-        The loss is reported at once and nothing more is committed. The consumer then
-        raises for a restart, but only once its group has rejoined: a member leaving in
-        the middle of a join can stall the group's next join on Tansu for a minute.
+        The loss is reported at once and nothing more is committed; the caller raises
+        :class:`BrokerDataLost` for a restart, but only once the group has rejoined: a
+        member leaving in the middle of a join can stall Tansu's next join for a minute.
         """
         client = getattr(self.consumer, "_client", None)  # kafka-python: no public accessor
         topic_id = getattr(getattr(client, "cluster", None), "topic_id", None)

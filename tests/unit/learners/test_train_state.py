@@ -36,6 +36,13 @@ def _twin(learner: IncrementalLearner) -> IncrementalLearner:
     )
 
 
+def _save_versions(learner: IncrementalLearner, root: Path, n: int) -> None:
+    """Versions 1..n of ``learner``, each with its training state."""
+    for v in range(1, n + 1):
+        state = learner.training_state()
+        save_checkpoint(root, learner.model, version=v, examples_seen=0, train_state=state)
+
+
 def test_resumed_learner_continues_exactly(make_learner: Factory, examples: list[Example]) -> None:
     original = _trained(make_learner, examples)
     resumed, fresh = _twin(original), _twin(original)
@@ -93,15 +100,7 @@ def test_checkpoint_without_it(make_learner: Factory, tmp_path: Path) -> None:
 
 
 def test_another_versions_state_is_refused(make_learner: Factory, tmp_path: Path) -> None:
-    learner = make_learner("head")
-    for v in (1, 2):
-        save_checkpoint(
-            tmp_path,
-            learner.model,
-            version=v,
-            examples_seen=0,
-            train_state=learner.training_state(),
-        )
+    _save_versions(make_learner("head"), tmp_path, 2)
     v1, v2 = (checkpoint_path(tmp_path, "default", v) for v in (1, 2))
     (v2 / TRAIN_META_FILE).write_bytes((v1 / TRAIN_META_FILE).read_bytes())
     with pytest.raises(CorruptCheckpoint, match="not this version's"):
@@ -109,15 +108,7 @@ def test_another_versions_state_is_refused(make_learner: Factory, tmp_path: Path
 
 
 def test_prune_keeps_the_newest(make_learner: Factory, tmp_path: Path) -> None:
-    learner = make_learner("head")
-    for v in range(1, 5):
-        save_checkpoint(
-            tmp_path,
-            learner.model,
-            version=v,
-            examples_seen=0,
-            train_state=learner.training_state(),
-        )
+    _save_versions(make_learner("head"), tmp_path, 4)
     assert prune_train_state(tmp_path, "default", keep=2) == 2
     states = {v: read_train_state(checkpoint_path(tmp_path, "default", v)) for v in range(1, 5)}
     kept = [v for v, state in states.items() if state is not None]
