@@ -39,13 +39,15 @@ class StepResult:
     ``event_ids``, ``losses`` and ``correct`` describe the new examples trained, in batch
     order; each example's loss and correctness are measured before the update of the
     step that trained it. Replayed examples are trained too but are counted only in
-    ``n_replayed``. ``grad_norm`` and ``lr`` are the last step's.
+    ``n_replayed``. ``n_steps`` counts the optimizer steps taken (see
+    ``LearnerConfig.step_examples``); ``grad_norm`` and ``lr`` are the last step's.
     """
 
     event_ids: tuple[str, ...] = ()
     losses: tuple[float, ...] = ()
     correct: tuple[bool, ...] = ()
     n_replayed: int = 0
+    n_steps: int = 0
     dropped_ids: tuple[str, ...] = ()
     labels_added: tuple[str, ...] = ()
     grad_norm: float | None = None
@@ -195,7 +197,7 @@ class IncrementalLearner:
         size = self.config.step_examples or len(new)
         losses: list[float] = []
         correct: list[bool] = []
-        n_replayed = 0
+        n_replayed = n_steps = 0
         grad_norm: float | None = None
         lr = self.config.lr
         for start in range(0, len(new), size):
@@ -206,13 +208,15 @@ class IncrementalLearner:
             correct += step_correct[: len(part)]
             n_replayed += len(replayed)
             self.replay.add(part)
-            self.steps += 1
+            n_steps += 1
+        self.steps += n_steps
         self.examples_seen += len(new)
         return StepResult(
             event_ids=tuple(ex.event_id for ex in new),
             losses=tuple(losses),
             correct=tuple(correct),
             n_replayed=n_replayed,
+            n_steps=n_steps,
             dropped_ids=tuple(ex.event_id for ex in capped.dropped),
             labels_added=tuple(added),
             grad_norm=grad_norm,

@@ -60,10 +60,10 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, state: TrainState) -> in
     loaded = 0
     for g, group in enumerate(optimizer.param_groups):
         for i, param in enumerate(group["params"]):
-            found = {k: state.tensors.get(f"optimizer.{g}.{i}.{k}") for k in _MOMENTS}
-            if any(v is None for v in found.values()):
-                continue
-            moments = {k: v for k, v in found.items() if v is not None}
+            names = {k: f"optimizer.{g}.{i}.{k}" for k in _MOMENTS}
+            if not all(name in state.tensors for name in names.values()):
+                continue  # no state yet (AdamW had not stepped it)
+            moments = {k: state.tensors[name] for k, name in names.items()}
             if moments["exp_avg"].shape != param.shape or moments["step"].numel() != 1:
                 raise ValueError(f"optimizer state of parameter {g}.{i} has the wrong shape")
             if not all(bool(torch.isfinite(v).all()) for v in moments.values()):

@@ -321,12 +321,11 @@ async def _simulate(
             train.append(example)
         await lc.observe_feedback(observed)
         if train:
-            steps_before = trainer.learner.steps if trainer.learner else 0
             step = trainer.learn(train)
             order["loss"].extend(index_of[i] for i in step.event_ids)
             res.trained += step.n_trained
             res.replayed += step.n_replayed
-            res.steps += (trainer.learner.steps if trainer.learner else 0) - steps_before
+            res.steps += step.n_steps
             await lc.observe_step(step)
             schedule.add(step.n_trained)
         unsaved += len(arrived)

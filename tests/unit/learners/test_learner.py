@@ -133,7 +133,7 @@ def test_batch_is_learned_in_steps_of_step_examples(
 ) -> None:
     learner = make_learner("head", step_examples=3)
     result = learner.learn(examples)
-    assert learner.steps == 3  # 3 + 3 + 2
+    assert learner.steps == result.n_steps == 3  # 3 + 3 + 2
     assert result.event_ids == tuple(ex.event_id for ex in examples)
     assert len(result.losses) == len(result.correct) == len(examples)
     assert result.n_replayed > 0  # later steps replay what earlier steps learned
